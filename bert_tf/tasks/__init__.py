@@ -1,0 +1,1 @@
+"""Task data: files -> examples -> fixed-length features."""

