@@ -491,3 +491,78 @@ def convert_hf_to_google(input_dir: str, output_dir: str) -> str:
     prefix = save_google_checkpoint(model, os.path.join(output_dir, "bert_model.ckpt"), extra=heads)
     tf.io.gfile.copy(vocab, os.path.join(output_dir, "vocab.txt"), overwrite=True)
     return prefix
+
+
+# ---------------------------------------------------------------------------------------------
+# Training checkpoints: model + optimizer slots + global_step, in Google's names.
+
+TRAINING_PREFIX = "model.ckpt"
+
+
+def _optimizer_slots(model, optimizer) -> dict[str, keras.Variable]:
+    inner = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer wraps
+    if not hasattr(inner, "slots") or not inner.built:
+        return {}
+    table = {}
+    for name, variable in google_variable_map(model).items():
+        if not variable.trainable:
+            continue
+        for slot, value in inner.slots(variable).items():
+            table[f"{name}/{slot}"] = value
+    return table
+
+
+def save_training_checkpoint(model, optimizer, output_dir: str, step: int, keep: int = 5) -> str:
+    """Writes ``output_dir/model.ckpt-STEP`` (weights, ``/adam_m``, ``/adam_v``, ``global_step``).
+
+    The layout is the one Google's Estimator wrote, so the original code and
+    `--init_checkpoint` read it; the ``checkpoint`` state file lists the `keep` newest, and
+    older ones are deleted.
+
+    Returns:
+        The prefix written.
+    """
+    prefix = os.path.join(output_dir, f"{TRAINING_PREFIX}-{step}")
+    extra = {name: v.value for name, v in _optimizer_slots(model, optimizer).items()}
+    extra["global_step"] = tf.constant(step, tf.int64)
+    save_google_checkpoint(model, prefix, extra=extra)
+    state = tf.train.get_checkpoint_state(output_dir)
+    previous = list(state.all_model_checkpoint_paths) if state else []
+    previous = [p for p in previous if p != prefix and os.path.basename(p) != os.path.basename(prefix)]
+    kept = previous[-(keep - 1):] if keep > 1 else []
+    for old in previous[: len(previous) - len(kept)]:
+        old = old if os.path.isabs(old) else os.path.join(output_dir, old)
+        for path in tf.io.gfile.glob(old + ".*"):
+            tf.io.gfile.remove(path)
+    tf.compat.v1.train.update_checkpoint_state(
+        output_dir, prefix, all_model_checkpoint_paths=kept + [prefix]
+    )
+    return prefix
+
+
+def restore_training_checkpoint(model, optimizer, prefix: str) -> int:
+    """Restores weights, optimizer slots and the step from a training checkpoint.
+
+    Returns:
+        The checkpoint's ``global_step``.
+
+    Raises:
+        ValueError: when the checkpoint lacks the model's variables, slots or global_step.
+    """
+    reader = tf.train.load_checkpoint(prefix)
+    shapes = {k: tuple(v) for k, v in reader.get_variable_to_shape_map().items()}
+    if "global_step" not in shapes:
+        raise ValueError(f"{prefix} has no global_step: not a training checkpoint")
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    if not inner.built:
+        inner.build(model.trainable_variables)
+    slots = _optimizer_slots(model, optimizer)
+    missing = [name for name in slots if name not in shapes]
+    if missing:
+        raise ValueError(f"{prefix} lacks optimizer slots, e.g. {missing[:3]}")
+    assign_by_name(model, shapes, reader.get_tensor, prefix, allow_unexpected=False)
+    for name, variable in slots.items():
+        variable.assign(reader.get_tensor(name))
+    step = int(reader.get_tensor("global_step"))
+    inner.iterations.assign(step)
+    return step

@@ -1,0 +1,704 @@
+"""BERT's configuration and encoder as Keras 3 layers.
+
+The math is the original release's: word + token-type + position embeddings, LayerNorm with
+epsilon 1e-12, post-LayerNorm transformer blocks, an additive attention mask of -10000 on padded
+keys, and a tanh pooler on the first token. Layers are named after Google's variable scopes, so the
+path of every Keras variable *is* its name in a Google checkpoint
+(``bert/encoder/layer_0/attention/self/query/kernel``); `bert_tf.checkpoints` relies on that.
+
+Example:
+    >>> config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2,
+    ...                     num_attention_heads=4, intermediate_size=64)
+    >>> model = BertModel(config)
+    >>> out = model({"input_ids": tf.constant([[5, 6, 7]])})
+    >>> out["pooled_output"].shape
+    TensorShape([1, 32])
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+# LayerNorm epsilon used by the original (tf.contrib.layers.layer_norm's fixed value).
+LAYER_NORM_EPSILON = 1e-12
+
+# Additive bias for attention scores at padded key positions, as in the original.
+MASK_ADDER = -10000.0
+
+
+def gelu(x: tf.Tensor) -> tf.Tensor:
+    """Gaussian error linear unit, tanh approximation: what ``"gelu"`` means in Google's code."""
+    x = tf.convert_to_tensor(x)
+    cube = x * x * x
+    inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * cube)
+    return 0.5 * x * (1.0 + tf.tanh(inner))
+
+
+def gelu_exact(x: tf.Tensor) -> tf.Tensor:
+    """Gaussian error linear unit with erf: what Hugging Face's ``"gelu"`` means."""
+    x = tf.convert_to_tensor(x)
+    return 0.5 * x * (1.0 + tf.math.erf(x / math.sqrt(2.0)))
+
+
+def _linear(x: tf.Tensor) -> tf.Tensor:
+    return x
+
+
+ACTIVATIONS = {
+    "gelu": gelu,
+    "gelu_exact": gelu_exact,
+    "relu": tf.nn.relu,
+    "tanh": tf.tanh,
+    "linear": _linear,
+}
+
+
+def get_activation(name: str):
+    """Maps a ``hidden_act`` string from ``bert_config.json`` to a function.
+
+    Args:
+        name: one of "gelu" (tanh approximation, Google's meaning), "gelu_exact" (erf),
+            "relu", "tanh", "linear". Case-insensitive.
+
+    Returns:
+        A callable taking and returning a tensor.
+
+    Raises:
+        ValueError: for any other name; the message lists the supported ones.
+    """
+    key = (name or "linear").lower()
+    if key not in ACTIVATIONS:
+        raise ValueError(
+            f"Unsupported hidden_act {name!r}; expected one of {sorted(ACTIVATIONS)}. "
+            "(Hugging Face's 'gelu' is the erf form: write 'gelu_exact'.)"
+        )
+    return ACTIVATIONS[key]
+
+
+@dataclasses.dataclass
+class BertConfig:
+    """Hyper-parameters of a BERT encoder, with the field names of ``bert_config.json``.
+
+    Unknown keys found in a JSON file are kept in `extra` and written back, so reading and
+    writing a Google config leaves it unchanged.
+
+    Attributes:
+        vocab_size: number of WordPiece tokens (rows of ``word_embeddings``).
+        hidden_size: width of every encoder layer.
+        num_hidden_layers: number of transformer blocks.
+        num_attention_heads: heads per attention layer; must divide `hidden_size`.
+        intermediate_size: width of the feed-forward layer.
+        hidden_act: feed-forward activation ("gelu" is the tanh approximation).
+        hidden_dropout_prob: dropout on embeddings and every dense output, in training.
+        attention_probs_dropout_prob: dropout on attention probabilities, in training.
+        max_position_embeddings: longest sequence the position table covers.
+        type_vocab_size: number of segment ids (``token_type_embeddings`` rows).
+        initializer_range: stddev of the truncated-normal initialiser.
+    """
+
+    vocab_size: int
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 16
+    initializer_range: float = 0.02
+    extra: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self, source: str = "BertConfig") -> None:
+        """Checks sizes and names; raises ValueError naming the bad field and `source`."""
+        for name in (
+            "vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+            "type_vocab_size",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{source}: {name} must be a positive integer, got {value!r}")
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(
+                f"{source}: hidden_size ({self.hidden_size}) must be a multiple of "
+                f"num_attention_heads ({self.num_attention_heads})"
+            )
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+                raise ValueError(f"{source}: {name} must be in [0, 1), got {value!r}")
+        if not isinstance(self.initializer_range, (int, float)) or self.initializer_range <= 0:
+            raise ValueError(
+                f"{source}: initializer_range must be positive, got {self.initializer_range!r}"
+            )
+        try:
+            get_activation(self.hidden_act)
+        except ValueError as e:
+            raise ValueError(f"{source}: {e}") from None
+
+    @property
+    def size_per_head(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "BertConfig") -> "BertConfig":
+        """Builds a config from a dict such as a parsed ``bert_config.json``."""
+        if not isinstance(values, dict):
+            raise ValueError(f"{source}: expected a JSON object, found {type(values).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        known = {k: v for k, v in values.items() if k in names}
+        extra = {k: copy.deepcopy(v) for k, v in values.items() if k not in names}
+        if "vocab_size" not in known:
+            raise ValueError(f"{source}: missing required field 'vocab_size'")
+        config = cls.__new__(cls)
+        for f in dataclasses.fields(cls):
+            if f.name == "extra":
+                continue
+            if f.name in known:
+                setattr(config, f.name, known[f.name])
+            else:
+                setattr(config, f.name, f.default)
+        config.extra = extra
+        config.validate(source)
+        return config
+
+    @classmethod
+    def from_json_file(cls, json_file: str) -> "BertConfig":
+        """Reads ``bert_config.json``.
+
+        Raises:
+            FileNotFoundError: the file does not exist.
+            ValueError: the file is empty, not JSON, or holds an invalid config (the message names
+                the file and the field).
+        """
+        if not tf.io.gfile.exists(json_file):
+            raise FileNotFoundError(f"bert_config_file not found: {json_file}")
+        with tf.io.gfile.GFile(json_file, "r") as f:
+            text = f.read()
+        if not text.strip():
+            raise ValueError(f"bert_config_file is empty: {json_file}")
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"bert_config_file {json_file} is not valid JSON: {e}") from None
+        return cls.from_dict(values, source=json_file)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the fields (and any unknown keys read from JSON) as a plain dict."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        out.update(copy.deepcopy(self.extra))
+        return out
+
+    def to_json_string(self) -> str:
+        """JSON in the layout Google's configs use: sorted keys, two-space indent."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def to_json_file(self, json_file: str) -> None:
+        with tf.io.gfile.GFile(json_file, "w") as f:
+            f.write(self.to_json_string())
+
+
+def _initializer(config: BertConfig):
+    return keras.initializers.TruncatedNormal(stddev=config.initializer_range)
+
+
+def _dense(config: BertConfig, units: int, name: str, activation=None, dtype=None):
+    return keras.layers.Dense(
+        units,
+        activation=activation,
+        kernel_initializer=_initializer(config),
+        name=name,
+        dtype=dtype,
+    )
+
+
+def _layer_norm(name: str = "LayerNorm", dtype=None):
+    return keras.layers.LayerNormalization(axis=-1, epsilon=LAYER_NORM_EPSILON, name=name, dtype=dtype)
+
+
+class _ConfiguredLayer(keras.layers.Layer):
+    """A layer built from a `BertConfig`; `get_config` round-trips it through a plain dict."""
+
+    def __init__(self, config: BertConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+
+    def get_config(self):
+        return {**super().get_config(), "config": self.config.to_dict()}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(BertConfig.from_dict(config.pop("config")), **config)
+
+# ------------------------------------------------------------------------------------------------
+# Fast paths shared by the encoder layers. The layers keep their Keras sublayers (so every variable
+# keeps its Google name) but compute on 2-D [tokens, width] tensors with the sublayers' variables:
+# a 2-D MatMul followed by the bias (and activation, or residual add) is what oneDNN fuses into one
+# kernel, which Keras' Dense on 3-D inputs (a tensordot with reshapes in between) prevents.
+
+
+def _dims(x):
+    """The leading (batch, seq) sizes of x, static where known."""
+    shape = tf.shape(x)
+    static = x.shape
+    batch = static[0] if static[0] is not None else shape[0]
+    seq = static[1] if static.rank > 1 and static[1] is not None else shape[1]
+    return batch, seq
+
+
+def _residual_dtype(compute_dtype) -> tf.DType:
+    """float32 for 16-bit compute dtypes (the residual stream and LayerNorm stay float32), else the
+    compute dtype itself."""
+    dtype = tf.as_dtype(compute_dtype)
+    return tf.float32 if dtype.size < 4 else dtype
+
+
+def _dense_2d(x, dense, activation=None):
+    """x @ kernel + bias (then `activation`) on a 2-D x, in x's dtype, with `dense`'s variables."""
+    y = tf.matmul(x, tf.cast(dense.kernel.value, x.dtype))
+    y = tf.nn.bias_add(y, tf.cast(dense.bias.value, x.dtype))
+    return y if activation is None else activation(y)
+
+
+def _layer_norm_2d(x, layer_norm):
+    """LayerNorm over the last axis with a Keras LayerNormalization's gamma/beta/epsilon.
+
+    Same math as the Keras layer (mean and variance over the last axis, then scale and shift) in
+    x's dtype, which callers keep at least float32; written as (x - mean) * (rsqrt(var + eps) * gamma)
+    + beta, which needs fewer full-size passes than Keras' formulation.
+    """
+    mean = tf.reduce_mean(x, axis=-1, keepdims=True)
+    centered = x - mean
+    variance = tf.reduce_mean(tf.square(centered), axis=-1, keepdims=True)
+    gamma = tf.cast(layer_norm.gamma.value, x.dtype)
+    beta = tf.cast(layer_norm.beta.value, x.dtype)
+    scale = tf.math.rsqrt(variance + layer_norm.epsilon) * gamma
+    return centered * scale + beta
+
+
+def _onednn_enabled() -> bool:
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except Exception:  # pragma: no cover - private API moved: take the always-exact path
+        return False
+
+
+# oneDNN's softmax on bfloat16 input accumulates in float32 and rounds once (bit-identical to a
+# float32 softmax followed by a cast); elsewhere a 16-bit softmax goes through float32 explicitly.
+_NATIVE_16BIT_SOFTMAX = _onednn_enabled()
+
+
+class BertEmbeddings(_ConfiguredLayer):
+    """Word + token-type + position embeddings, then LayerNorm and dropout (scope ``embeddings``).
+
+    The lookups run in float32 whatever the compute dtype (so a bfloat16 policy does not cast
+    the whole vocabulary table on every call); the result is cast to the compute dtype.
+    """
+
+    def __init__(self, config: BertConfig, **kwargs):
+        kwargs.setdefault("name", "embeddings")
+        super().__init__(config, autocast=False, **kwargs)
+        self.layer_norm = _layer_norm(dtype="float32")
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob, dtype="float32")
+
+    def build(self, input_shape=None):
+        c = self.config
+        init = _initializer(c)
+        # autocast=False: reads give the float32 tables even inside a bfloat16 autocast scope.
+        self.word_embeddings = self.add_weight(
+            name="word_embeddings", shape=(c.vocab_size, c.hidden_size), initializer=init,
+            dtype="float32", autocast=False,
+        )
+        self.token_type_embeddings = self.add_weight(
+            name="token_type_embeddings", shape=(c.type_vocab_size, c.hidden_size),
+            initializer=init, dtype="float32", autocast=False,
+        )
+        self.position_embeddings = self.add_weight(
+            name="position_embeddings", shape=(c.max_position_embeddings, c.hidden_size),
+            initializer=init, dtype="float32", autocast=False,
+        )
+        self.layer_norm.build((None, None, c.hidden_size))
+        self.built = True
+
+    def _embed_float32(self, input_ids, segment_ids, training=None):
+        """The embedding output in float32, before the cast to the compute dtype."""
+        seq_length = tf.shape(input_ids)[1]
+        x = tf.gather(self.word_embeddings.value, input_ids)
+        x += tf.gather(self.token_type_embeddings.value, segment_ids)
+        x += self.position_embeddings.value[tf.newaxis, :seq_length, :]
+        x = _layer_norm_2d(x, self.layer_norm)
+        return self.dropout(x, training=training)
+
+    def call(self, input_ids, segment_ids, training=None):
+        x = self._embed_float32(input_ids, segment_ids, training=training)
+        return tf.cast(x, self.compute_dtype)
+
+
+class BertSelfAttention(_ConfiguredLayer):
+    """Multi-head scaled dot-product attention (scope ``attention/self``).
+
+    ``query``, ``key`` and ``value`` are plain [hidden, hidden] dense kernels, as in Google's
+    checkpoints; heads are formed by reshaping their outputs.
+    """
+
+    def __init__(self, config: BertConfig, **kwargs):
+        kwargs.setdefault("name", "self")
+        super().__init__(config, **kwargs)
+        dtype = kwargs.get("dtype")
+        self.query = _dense(config, config.hidden_size, "query", dtype=dtype)
+        self.key = _dense(config, config.hidden_size, "key", dtype=dtype)
+        self.value = _dense(config, config.hidden_size, "value", dtype=dtype)
+        self.dropout = keras.layers.Dropout(config.attention_probs_dropout_prob, dtype=dtype)
+
+    def build(self, input_shape):
+        for layer in (self.query, self.key, self.value):
+            layer.build(input_shape)
+        self.built = True
+
+    def _split_heads(self, x, batch, seq):
+        c = self.config
+        x = tf.reshape(x, [batch, seq, c.num_attention_heads, c.size_per_head])
+        return tf.transpose(x, [0, 2, 1, 3])
+
+    def _attend_2d(self, x, attention_bias, batch, seq, training=None):
+        """Attention on x of shape [batch*seq, hidden] (compute dtype); returns the same shape."""
+        c = self.config
+        q = self._split_heads(_dense_2d(x, self.query), batch, seq)
+        k = self._split_heads(_dense_2d(x, self.key), batch, seq)
+        v = self._split_heads(_dense_2d(x, self.value), batch, seq)
+        # Scale and mask directly on the product: oneDNN fuses both into the batched matmul.
+        scores = tf.matmul(q, k, transpose_b=True)
+        scores *= tf.cast(1.0 / math.sqrt(c.size_per_head), scores.dtype)
+        scores += tf.cast(attention_bias, scores.dtype)
+        if scores.dtype.size >= 4 or _NATIVE_16BIT_SOFTMAX:
+            probs = tf.nn.softmax(scores, axis=-1)
+        else:
+            # Softmax in float32 under a 16-bit policy: the exponentials and the sum need the range.
+            probs = tf.cast(tf.nn.softmax(tf.cast(scores, tf.float32), axis=-1), v.dtype)
+        probs = self.dropout(probs, training=training)
+        context = tf.matmul(probs, v)
+        context = tf.transpose(context, [0, 2, 1, 3])
+        return tf.reshape(context, [-1, c.hidden_size])
+
+    def call(self, hidden, attention_bias, training=None):
+        """Attends every position to every unmasked position.
+
+        Args:
+            hidden: float Tensor of shape [batch_size, seq_length, hidden_size].
+            attention_bias: float Tensor broadcastable to
+                [batch_size, num_heads, seq_length, seq_length]; 0 for keys to attend to,
+                -10000 for padding.
+            training: whether to apply dropout.
+
+        Returns:
+            Tensor of shape [batch_size, seq_length, hidden_size], the heads concatenated.
+        """
+        batch, seq = _dims(hidden)
+        x = tf.reshape(tf.cast(hidden, self.compute_dtype), [-1, self.config.hidden_size])
+        context = self._attend_2d(x, attention_bias, batch, seq, training=training)
+        return tf.reshape(context, [batch, seq, self.config.hidden_size])
+
+
+class BertResidualOutput(_ConfiguredLayer):
+    """Dense projection, dropout, residual add and LayerNorm.
+
+    Google's code does this twice per block: under ``attention/output`` (projecting the attention
+    context back to `hidden_size`) and under ``output`` (projecting the feed-forward activations).
+    """
+
+    def __init__(self, config: BertConfig, **kwargs):
+        kwargs.setdefault("name", "output")
+        super().__init__(config, **kwargs)
+        dtype = kwargs.get("dtype")
+        self.dense = _dense(config, config.hidden_size, "dense", dtype=dtype)
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob, dtype=dtype)
+        self.layer_norm = _layer_norm(dtype=dtype)
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+        self.layer_norm.build(tuple(input_shape[:-1]) + (self.config.hidden_size,))
+        self.built = True
+
+    def _project_add_norm_2d(self, x, residual, training=None):
+        """LayerNorm(dropout(x @ kernel + bias) + residual) on 2-D tensors.
+
+        x is in the compute dtype; residual and the result are in `_residual_dtype` (float32 under
+        a 16-bit policy, so the sum and the normalisation are not rounded to 16 bits).
+        """
+        y = self.dropout(_dense_2d(x, self.dense), training=training)
+        y = tf.cast(y, residual.dtype) + residual
+        return _layer_norm_2d(y, self.layer_norm)
+
+    def call(self, x, residual, training=None):
+        batch, seq = _dims(residual)
+        width = self.config.hidden_size
+        x = tf.cast(x, self.compute_dtype)
+        x2 = tf.reshape(x, [-1, x.shape[-1] if x.shape[-1] is not None else tf.shape(x)[-1]])
+        r2 = tf.reshape(tf.cast(residual, _residual_dtype(self.compute_dtype)), [-1, width])
+        out = self._project_add_norm_2d(x2, r2, training=training)
+        return tf.reshape(tf.cast(out, self.compute_dtype), tf.shape(residual))
+
+
+class BertAttention(_ConfiguredLayer):
+    """Self-attention plus its output projection (scope ``attention``)."""
+
+    def __init__(self, config: BertConfig, **kwargs):
+        kwargs.setdefault("name", "attention")
+        super().__init__(config, **kwargs)
+        dtype = kwargs.get("dtype")
+        self.self_attention = BertSelfAttention(config, name="self", dtype=dtype)
+        self.self_output = BertResidualOutput(config, name="output", dtype=dtype)
+
+    def build(self, input_shape):
+        self.self_attention.build(input_shape)
+        self.self_output.build(input_shape)
+        self.built = True
+
+    def call(self, hidden, attention_bias, training=None):
+        context = self.self_attention(hidden, attention_bias, training=training)
+        return self.self_output(context, hidden, training=training)
+
+
+class BertIntermediate(_ConfiguredLayer):
+    """The feed-forward expansion with the config's activation (scope ``intermediate``)."""
+
+    def __init__(self, config: BertConfig, **kwargs):
+        kwargs.setdefault("name", "intermediate")
+        super().__init__(config, **kwargs)
+        self.dense = _dense(
+            config, config.intermediate_size, "dense", activation=get_activation(config.hidden_act),
+            dtype=kwargs.get("dtype"),
+        )
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+        self.built = True
+
+    def _expand_2d(self, x):
+        """activation(x @ kernel + bias) on a 2-D x in the compute dtype (one fused kernel)."""
+        return _dense_2d(x, self.dense, self.dense.activation)
+
+    def call(self, x):
+        x = tf.cast(x, self.compute_dtype)
+        out = self._expand_2d(tf.reshape(x, [-1, self.config.hidden_size]))
+        out_shape = tf.concat([tf.shape(x)[:-1], [self.config.intermediate_size]], axis=0)
+        return tf.reshape(out, out_shape)
+
+
+class BertLayer(_ConfiguredLayer):
+    """One post-LayerNorm transformer block (scope ``encoder/layer_{i}``)."""
+
+    def __init__(self, config: BertConfig, **kwargs):
+        super().__init__(config, **kwargs)
+        dtype = kwargs.get("dtype")
+        self.attention = BertAttention(config, name="attention", dtype=dtype)
+        self.intermediate = BertIntermediate(config, name="intermediate", dtype=dtype)
+        self.output_block = BertResidualOutput(config, name="output", dtype=dtype)
+
+    def build(self, input_shape):
+        self.attention.build(input_shape)
+        self.intermediate.build(input_shape)
+        self.output_block.build(tuple(input_shape[:-1]) + (self.config.intermediate_size,))
+        self.built = True
+
+    def _forward_2d(self, residual, attention_bias, batch, seq, training=None):
+        """One block on the 2-D residual stream [batch*seq, hidden] (`_residual_dtype`).
+
+        Matmuls run in the compute dtype; residual adds and LayerNorms in the residual dtype.
+        Returns the block output in the residual dtype.
+        """
+        dtype = self.compute_dtype
+        attention = self.attention
+        context = attention.self_attention._attend_2d(
+            tf.cast(residual, dtype), attention_bias, batch, seq, training=training
+        )
+        attention_output = attention.self_output._project_add_norm_2d(
+            context, residual, training=training
+        )
+        intermediate = self.intermediate._expand_2d(tf.cast(attention_output, dtype))
+        return self.output_block._project_add_norm_2d(
+            intermediate, attention_output, training=training
+        )
+
+    def call(self, hidden, attention_bias, training=None):
+        batch, seq = _dims(hidden)
+        residual = tf.reshape(
+            tf.cast(hidden, _residual_dtype(self.compute_dtype)), [-1, self.config.hidden_size]
+        )
+        out = self._forward_2d(residual, attention_bias, batch, seq, training=training)
+        return tf.reshape(tf.cast(out, self.compute_dtype), [batch, seq, self.config.hidden_size])
+
+
+def attention_bias_from_mask(input_mask: tf.Tensor, dtype=tf.float32) -> tf.Tensor:
+    """Turns a [batch_size, seq_length] 0/1 mask into an additive bias of shape [batch, 1, 1, seq].
+
+    Keys with mask 0 get -10000, as in the original, so that after softmax they receive
+    (almost) no weight; every query position uses the same key mask.
+    """
+    mask = tf.cast(input_mask, dtype)
+    return ((1.0 - mask) * MASK_ADDER)[:, tf.newaxis, tf.newaxis, :]
+
+
+class BertEncoder(_ConfiguredLayer):
+    """The stack of transformer blocks (scope ``encoder``); returns every block's output."""
+
+    def __init__(self, config: BertConfig, **kwargs):
+        kwargs.setdefault("name", "encoder")
+        super().__init__(config, **kwargs)
+        self.blocks = [
+            BertLayer(config, name=f"layer_{i}", dtype=kwargs.get("dtype"))
+            for i in range(config.num_hidden_layers)
+        ]
+
+    def build(self, input_shape):
+        for block in self.blocks:
+            block.build(input_shape)
+        self.built = True
+
+    def _run(self, hidden, attention_bias, training=None):
+        """Runs the blocks on hidden [batch, seq, hidden] of any float dtype.
+
+        The residual stream stays 2-D and in `_residual_dtype` between blocks; each block's output
+        is returned reshaped to [batch, seq, hidden] in the compute dtype.
+        """
+        batch, seq = _dims(hidden)
+        width = self.config.hidden_size
+        dtype = self.compute_dtype
+        residual = tf.reshape(tf.cast(hidden, _residual_dtype(dtype)), [-1, width])
+        attention_bias = tf.cast(attention_bias, dtype)
+        outputs = []
+        for block in self.blocks:
+            residual = block._forward_2d(residual, attention_bias, batch, seq, training=training)
+            outputs.append(tf.reshape(tf.cast(residual, dtype), [batch, seq, width]))
+        return outputs
+
+    def call(self, hidden, attention_bias, training=None):
+        return self._run(hidden, attention_bias, training=training)
+
+
+class BertPooler(_ConfiguredLayer):
+    """tanh(dense(first token's vector)) (scope ``pooler``): the [CLS] summary for classifiers."""
+
+    def __init__(self, config: BertConfig, **kwargs):
+        kwargs.setdefault("name", "pooler")
+        super().__init__(config, **kwargs)
+        self.dense = _dense(
+            config, config.hidden_size, "dense", activation="tanh", dtype=kwargs.get("dtype")
+        )
+
+    def build(self, input_shape):
+        self.dense.build((input_shape[0], input_shape[-1]))
+        self.built = True
+
+    def call(self, sequence_output):
+        return self.dense(sequence_output[:, 0, :])
+
+
+class BertModel(keras.Model):
+    """BERT encoder: embeddings, `num_hidden_layers` transformer blocks and the pooler.
+
+    Called with a dict holding ``input_ids`` and optionally ``input_mask`` (1 for real tokens,
+    0 for padding; all ones when absent) and ``segment_ids`` (zeros when absent), each an int32
+    Tensor of shape [batch_size, seq_length]; a bare ``input_ids`` tensor also works.
+
+    Returns a dict:
+        sequence_output: float Tensor [batch_size, seq_length, hidden_size], the last layer.
+        pooled_output: float Tensor [batch_size, hidden_size], tanh(dense(first token)).
+        all_encoder_layers: list of `num_hidden_layers` Tensors like `sequence_output`.
+        embedding_output: float Tensor [batch_size, seq_length, hidden_size].
+
+    Dropout is applied only with ``training=True``. With the default name ``bert`` every
+    variable's path is its name in Google's checkpoints.
+
+    Example:
+        >>> config = BertConfig.from_json_file("uncased_L-12_H-768_A-12/bert_config.json")
+        >>> model = BertModel(config)
+        >>> checkpoints.load_google_checkpoint(model, "uncased_L-12_H-768_A-12/bert_model.ckpt")
+        >>> outputs = model({"input_ids": ids, "input_mask": mask, "segment_ids": segments})
+    """
+
+    def __init__(self, config: BertConfig | dict, **kwargs):
+        kwargs.setdefault("name", "bert")
+        super().__init__(**kwargs)
+        if isinstance(config, dict):
+            config = BertConfig.from_dict(config)
+        self.config = config
+        dtype = kwargs.get("dtype")
+        self.embeddings = BertEmbeddings(config, name="embeddings", dtype=dtype)
+        self.encoder = BertEncoder(config, name="encoder", dtype=dtype)
+        self.pooler = BertPooler(config, name="pooler", dtype=dtype)
+
+    def build(self, input_shape=None):
+        hidden_shape = (None, None, self.config.hidden_size)
+        self.embeddings.build()
+        self.encoder.build(hidden_shape)
+        self.pooler.build(hidden_shape)
+        self.built = True
+
+    @staticmethod
+    def _unpack(inputs):
+        if isinstance(inputs, dict):
+            input_ids = inputs["input_ids"]
+            input_mask = inputs.get("input_mask")
+            segment_ids = inputs.get("segment_ids")
+        else:
+            input_ids, input_mask, segment_ids = inputs, None, None
+        input_ids = tf.convert_to_tensor(input_ids)
+        if input_mask is None:
+            input_mask = tf.ones_like(input_ids)
+        if segment_ids is None:
+            segment_ids = tf.zeros_like(input_ids)
+        return input_ids, input_mask, segment_ids
+
+    def call(self, inputs, training=None):
+        input_ids, input_mask, segment_ids = self._unpack(inputs)
+        # The encoder starts from the float32 embeddings (not their 16-bit cast) and keeps its
+        # residual stream in float32; only the returned tensors are in the compute dtype.
+        embeddings = self.embeddings._embed_float32(input_ids, segment_ids, training=training)
+        embedding_output = tf.cast(embeddings, self.compute_dtype)
+        bias = attention_bias_from_mask(input_mask, tf.float32)
+        all_layers = self.encoder._run(embeddings, bias, training=training)
+        sequence_output = all_layers[-1]
+        return {
+            "sequence_output": sequence_output,
+            "pooled_output": self.pooler(sequence_output),
+            "all_encoder_layers": all_layers,
+            "embedding_output": embedding_output,
+        }
+
+    def get_embedding_table(self) -> keras.Variable:
+        """The [vocab_size, hidden_size] word embedding variable (tied to the masked-LM output)."""
+        if not self.built:
+            self.build()
+        return self.embeddings.word_embeddings
+
+    def dummy_inputs(self, batch_size: int = 1, seq_length: int = 2) -> dict[str, tf.Tensor]:
+        """Small all-zero inputs, handy to create the variables by calling the model once."""
+        ids = tf.zeros([batch_size, seq_length], tf.int32)
+        return {"input_ids": ids, "input_mask": tf.ones_like(ids), "segment_ids": ids}
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(BertConfig.from_dict(config.pop("config")), **config)

@@ -1,0 +1,89 @@
+"""Google's optimizer step and schedule, checked against hand computations in numpy."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import keras
+
+from bert_tf.optimization import AdamWeightDecay, WarmupLinearDecay, create_optimizer
+
+
+def test_schedule_warmup_then_linear_decay():
+    schedule = WarmupLinearDecay(1e-4, num_train_steps=100, num_warmup_steps=10)
+    # step counts updates already applied: the first update uses step 0, i.e. rate 0.
+    expected = {0: 0.0, 1: 1e-5, 5: 5e-5, 9: 9e-5, 10: 1e-4 * 0.9, 50: 1e-4 * 0.5, 100: 0.0, 150: 0.0}
+    for step, rate in expected.items():
+        assert float(schedule(step)) == pytest.approx(rate, rel=1e-6, abs=1e-12)  # float32
+    no_warmup = WarmupLinearDecay(2e-5, num_train_steps=4, num_warmup_steps=0)
+    np.testing.assert_allclose([float(no_warmup(s)) for s in range(5)], [2e-5, 1.5e-5, 1e-5, 5e-6, 0], rtol=1e-6)
+
+
+class _Vars(keras.layers.Layer):
+    def build(self, _):
+        self.kernel = self.add_weight(name="kernel", shape=(2, 3), initializer="ones")
+        self.bias = self.add_weight(name="bias", shape=(3,), initializer="ones")
+        self.gamma = self.add_weight(name="LayerNorm_gamma", shape=(3,), initializer="ones")
+
+
+def _hand_step(w, m, v, g, lr, decay, step=None, b1=0.9, b2=0.999, eps=1e-6):
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    mh, vh = (m, v) if step is None else (m / (1 - b1 ** (step + 1)), v / (1 - b2 ** (step + 1)))
+    update = mh / (np.sqrt(vh) + eps) + decay * w
+    return w - lr * update, m, v
+
+
+@pytest.mark.parametrize("bias_correction", [False, True])
+def test_first_steps_match_hand_computation(bias_correction):
+    layer = _Vars(name="layer")
+    layer.build(None)
+    variables = [layer.kernel, layer.bias, layer.gamma]
+    opt = AdamWeightDecay(
+        learning_rate=WarmupLinearDecay(0.1, num_train_steps=10, num_warmup_steps=2),
+        weight_decay_rate=0.01,
+        bias_correction=bias_correction,
+    )
+    rng = np.random.default_rng(0)
+    state = {id(v): (v.numpy().astype(np.float64), 0.0, 0.0) for v in variables}
+    for step in range(4):
+        grads = [rng.standard_normal(v.shape).astype(np.float32) for v in variables]
+        # Global-norm clipping at 1.0 first, as the original.
+        norm = np.sqrt(sum((g.astype(np.float64) ** 2).sum() for g in grads))
+        clipped = [g * min(1.0, 1.0 / norm) for g in grads]
+        lr = 0.1 * step / 2 if step < 2 else 0.1 * (1 - step / 10)
+        for var, g in zip(variables, clipped):
+            w, m, v = state[id(var)]
+            decay = 0.0 if var is not layer.kernel else 0.01  # bias / LayerNorm are excluded
+            state[id(var)] = _hand_step(w, m, v, g, lr, decay, step if bias_correction else None)
+        opt.apply_gradients(zip([tf.constant(g) for g in grads], variables))
+        for var in variables:
+            np.testing.assert_allclose(var.numpy(), state[id(var)][0], rtol=1e-5, atol=1e-6)
+    assert int(opt.iterations) == 4
+    slots = opt.slots(layer.kernel)
+    np.testing.assert_allclose(slots["adam_m"].numpy(), state[id(layer.kernel)][1], atol=1e-6)
+    np.testing.assert_allclose(slots["adam_v"].numpy(), state[id(layer.kernel)][2], atol=1e-7)
+
+
+def test_lamb_scales_update_by_trust_ratio():
+    layer = _Vars(name="layer")
+    layer.build(None)
+    opt = create_optimizer(0.01, num_train_steps=100, num_warmup_steps=0, optimizer_type="lamb")
+    g = np.full((2, 3), 0.5, np.float32)
+    w0 = layer.kernel.numpy().astype(np.float64)
+    opt.apply_gradients([(tf.constant(g), layer.kernel)])
+    # One bias-corrected Adam step gives m_hat/sqrt(v_hat) = sign(g) = 1 per entry.
+    update = 1.0 / (1.0 + 1e-6) + 0.01 * w0
+    ratio = np.linalg.norm(w0) / np.linalg.norm(update)
+    # Clipping scales g but not the sign-like Adam step, so the expected step is lr*ratio*update.
+    np.testing.assert_allclose(layer.kernel.numpy(), w0 - 0.01 * ratio * update, rtol=1e-5)
+
+
+def test_create_optimizer_defaults_and_errors():
+    opt = create_optimizer(5e-5, 1000, 100)
+    assert (opt.beta_1, opt.beta_2, opt.epsilon, opt.weight_decay_rate) == (0.9, 0.999, 1e-6, 0.01)
+    assert opt.exclude_from_weight_decay == ["LayerNorm", "layer_norm", "bias"]
+    assert not opt.bias_correction and opt.clip_norm == 1.0
+    with pytest.raises(ValueError, match="optimizer_type"):
+        create_optimizer(1e-4, 10, 1, optimizer_type="sgd")
+    with pytest.raises(ValueError, match="num_train_steps"):
+        create_optimizer(1e-4, 0, 0)
