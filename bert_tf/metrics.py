@@ -8,6 +8,7 @@ weighted by ``masked_lm_weights`` (padding predictions weigh 0), ``next_sentence
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from bert_tf.heads import masked_lm_example_loss, pretraining_loss
@@ -52,7 +53,13 @@ def finish_pretraining_metrics(sums: dict[str, float]) -> dict[str, float]:
 
 
 def write_eval_results(path: str, results: dict) -> None:
-    """``key = value`` lines in sorted key order, as the original's eval_results.txt."""
+    """``key = value`` lines in sorted key order, as the original's eval_results.txt.
+
+    Floats are written as float32, the precision (and the text) the original's metrics had.
+    """
     with tf.io.gfile.GFile(path, "w") as f:
         for key in sorted(results):
-            f.write(f"{key} = {results[key]}\n")
+            value = results[key]
+            if isinstance(value, float):
+                value = np.float32(value)
+            f.write(f"{key} = {value}\n")

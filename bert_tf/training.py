@@ -186,7 +186,9 @@ class Trainer:
         with tf.GradientTape() as tape:
             outputs = self.model(features, training=True)
             loss, parts = self.loss_fn(outputs, features, total)
-            scaled = self.optimizer.scale_loss(loss) if hasattr(self.optimizer, "scale_loss") else loss
+            scaled = (
+                self.optimizer.scale_loss(loss) if hasattr(self.optimizer, "scale_loss") else loss
+            )
         return tape.gradient(scaled, variables), loss, parts
 
     def _replica_step(self, features):
@@ -202,12 +204,15 @@ class Trainer:
             grads, losses, all_parts = None, [], []
             for batch in micro:
                 g, loss, parts = self._gradients(batch, total)
+                g = [tf.convert_to_tensor(x) for x in g]  # embedding grads come as IndexedSlices
                 grads = g if grads is None else [a + b for a, b in zip(grads, g)]
                 losses.append(loss)
                 all_parts.append(parts)
             grads = [g / self.accumulation for g in grads]
             loss = tf.add_n(losses) / self.accumulation
-            parts = {k: tf.add_n([p[k] for p in all_parts]) / self.accumulation for k in all_parts[0]}
+            parts = {
+                k: tf.add_n([p[k] for p in all_parts]) / self.accumulation for k in all_parts[0]
+            }
         self.optimizer.apply_gradients(zip(grads, variables))
         return loss, parts
 
@@ -267,7 +272,11 @@ class Trainer:
                 rate = (step - start_step) / max(elapsed, 1e-9)
                 logging.info(
                     "step %d/%d  loss %.4f  lr %.3g  %.2f steps/s  ETA %s",
-                    step, num_train_steps, last["loss"], lr_value, rate,
+                    step,
+                    num_train_steps,
+                    last["loss"],
+                    lr_value,
+                    rate,
                     _format_eta((num_train_steps - step) / max(rate, 1e-9)),
                 )
             if step % self.save_checkpoints_steps == 0 or step == num_train_steps:
@@ -289,7 +298,10 @@ class Trainer:
                 return metric_fn(self.model(features, training=False), features)
 
             sums = strategy.run(replica, args=(features,))
-            return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in sums.items()}
+            return {
+                k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+                for k, v in sums.items()
+            }
 
         totals: dict[str, float] = {}
         batches = 0

@@ -116,7 +116,7 @@ def test_train_resume_and_eval(setup):
     weights = np.concatenate([b["masked_lm_weights"].numpy().ravel() for b in batches])
     assert sums["masked_lm_weight"] == weights.sum()
     for key, value in expected.items():
-        assert results[key] == pytest.approx(value, rel=1e-5, abs=1e-6)
+        assert results[key] == pytest.approx(value, rel=2e-6, abs=1e-6)
 
 
 def test_eval_only_from_google_checkpoint(setup):
@@ -142,3 +142,58 @@ def test_mismatched_max_predictions_is_a_clear_error(setup):
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 1 and "nothing*.tfrecord" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        dict(use_mixed_precision=True),
+        dict(use_xla=True),
+        dict(gradient_accumulation_steps=2),
+        dict(optimizer="lamb", use_bias_correction=True),
+    ],
+    ids=["bfloat16", "xla", "accumulation", "lamb"],
+)
+def test_training_options(setup, extra):
+    out = setup / ("out_" + "_".join(extra))
+    _main(setup, do_train=True, num_train_steps=2, save_checkpoints_steps=2, output_dir=str(out), **extra)
+    reader = tf.train.load_checkpoint(str(out / "model.ckpt-2"))
+    assert int(reader.get_tensor("global_step")) == 2
+    kernel = reader.get_tensor("bert/encoder/layer_0/attention/self/query/kernel")
+    assert kernel.dtype == np.float32 and np.isfinite(kernel).all()
+    init = tf.train.load_checkpoint(str(setup / "init" / "bert_model.ckpt"))
+    assert not np.array_equal(kernel, init.get_tensor("bert/encoder/layer_0/attention/self/query/kernel"))
+
+
+def test_killed_process_resumes_to_the_same_end(setup):
+    """SIGKILL the script after its first checkpoint; the same command finishes the job."""
+    import signal
+    import time
+
+    out = setup / "killed"
+    args = [
+        sys.executable, str(REPO / "run_pretraining.py"),
+        f"--bert_config_file={setup / 'bert_config.json'}", f"--input_file={setup / '*.tfrecord'}",
+        f"--output_dir={out}", f"--init_checkpoint={setup / 'init' / 'bert_model.ckpt'}",
+        "--do_train", f"--max_seq_length={SEQ}", f"--max_predictions_per_seq={PREDS}",
+        "--train_batch_size=4", "--num_train_steps=400", "--num_warmup_steps=2",
+        "--save_checkpoints_steps=5", "--iterations_per_loop=5", "--keep_checkpoint_max=100",
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and not list(out.glob("model.ckpt-*.index")):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    saved = sorted(int(p.name.split("-")[1].split(".")[0]) for p in out.glob("model.ckpt-*.index"))
+    assert saved and saved[-1] < 400, "the run should have been killed part-way"
+    result = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    import re
+
+    resumed = int(re.search(r"Resumed from .*model\.ckpt-(\d+) at step (\d+)", result.stderr).group(1))
+    # The newest checkpoint whose state-file entry was written (a kill can land between the two).
+    assert resumed in saved and resumed >= saved[-1] - 5
+    final = sorted(int(p.name.split("-")[1].split(".")[0]) for p in out.glob("model.ckpt-*.index"))
+    assert final == list(range(5, 401, 5))
+    assert int(tf.train.load_checkpoint(str(out / "model.ckpt-400")).get_tensor("global_step")) == 400

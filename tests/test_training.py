@@ -125,3 +125,58 @@ def test_two_replicas_match_one_device(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert "OK" in result.stdout, result.stdout[-3000:] + result.stderr[-5000:]
+
+
+def test_two_worker_processes_match_one_device(tmp_path):
+    """MultiWorkerMirroredStrategy from TF_CONFIG, two processes on localhost, same losses."""
+    import json
+    import os
+    import socket
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    script = textwrap.dedent(
+        f"""
+        import json, sys, numpy as np, tensorflow as tf
+        sys.path.insert(0, {str(REPO / "tests")!r})
+        from test_training import _batch, NO_DROPOUT
+        from bert_tf import training
+        from bert_tf.heads import BertPretrainer, pretraining_loss
+        from bert_tf.modeling import BertConfig
+        from bert_tf.optimization import create_optimizer
+        strategy = training.make_strategy() if len(sys.argv) > 1 else tf.distribute.get_strategy()
+        tf.keras.utils.set_random_seed(3)
+        config = BertConfig.from_dict(NO_DROPOUT)
+        t = training.Trainer(lambda: BertPretrainer(config),
+                             lambda o, f, total: (pretraining_loss(o, f, total)[0], {{}}),
+                             lambda: create_optimizer(1e-2, 10, 0), strategy,
+                             {str(tmp_path)!r} + "/run" + (sys.argv[1] if len(sys.argv) > 1 else ""),
+                             save_checkpoints_steps=100, iterations_per_loop=1, log_every_steps=1)
+        t.restore_or_initialize(None)
+        batch = _batch(seed=1, batch=8)
+        batch["masked_lm_weights"][::3, 2] = 0.0
+        ds = tf.data.Dataset.from_tensors(batch).repeat()
+        losses = [t.train(ds, s)["loss"] for s in (1, 2, 3)]
+        print("LOSSES", json.dumps(losses))
+        """
+    )
+    procs = []
+    for index in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        procs.append(subprocess.Popen([sys.executable, "-c", script, str(index)], env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    single = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    outputs = [p.communicate(timeout=600) for p in procs]
+
+    def losses(stdout, stderr):
+        lines = [line for line in stdout.splitlines() if line.startswith("LOSSES")]
+        assert lines, stdout[-2000:] + stderr[-4000:]
+        return json.loads(lines[-1].split(" ", 1)[1])
+
+    expected = losses(single.stdout, single.stderr)
+    for stdout, stderr in outputs:
+        np.testing.assert_allclose(losses(stdout, stderr), expected, rtol=2e-5)
