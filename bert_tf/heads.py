@@ -11,7 +11,14 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from bert_tf.modeling import BertConfig, BertModel, _ConfiguredLayer, _dense, _layer_norm, get_activation
+from bert_tf.modeling import (
+    BertConfig,
+    BertModel,
+    _ConfiguredLayer,
+    _dense,
+    _layer_norm,
+    get_activation,
+)
 
 
 def gather_indexes(sequence: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:
@@ -35,7 +42,10 @@ class MaskedLMTransform(_ConfiguredLayer):
         kwargs.setdefault("name", "transform")
         super().__init__(config, **kwargs)
         self.dense = _dense(
-            config, config.hidden_size, "dense", activation=get_activation(config.hidden_act),
+            config,
+            config.hidden_size,
+            "dense",
+            activation=get_activation(config.hidden_act),
             dtype=kwargs.get("dtype"),
         )
         self.layer_norm = _layer_norm(dtype=kwargs.get("dtype"))
@@ -91,7 +101,8 @@ class NextSentenceHead(_ConfiguredLayer):
     def call(self, pooled_output):
         """Returns float32 log-probabilities of shape [batch_size, 2] (0 = is next)."""
         logits = tf.matmul(
-            tf.cast(pooled_output, tf.float32), tf.cast(self.output_weights, tf.float32),
+            tf.cast(pooled_output, tf.float32),
+            tf.cast(self.output_weights, tf.float32),
             transpose_b=True,
         )
         logits = tf.nn.bias_add(logits, tf.cast(self.output_bias, tf.float32))
@@ -186,3 +197,154 @@ def pretraining_loss(outputs, features, total=None):
     count = total(tf.cast(tf.size(per_example), tf.float32))
     next_sentence_loss = tf.reduce_sum(per_example) / count
     return masked_lm_loss + next_sentence_loss, masked_lm_loss, next_sentence_loss
+
+
+# ---------------------------------------------------------------------------------------------
+# Fine-tuning heads.
+
+# The original's fine-tuning heads use a fixed stddev, not the config's initializer_range.
+_HEAD_INIT_STDDEV = 0.02
+
+
+class BertClassifier(keras.Model):
+    """Sentence (pair) classification on the pooled output, as Google's run_classifier.
+
+    Weights ``output_weights`` [num_labels, hidden] (used transposed) and ``output_bias``
+    [num_labels] sit at the checkpoint's root, beside ``bert/...``. Dropout with the config's
+    `hidden_dropout_prob` (0.1 for Google's models) is applied to the pooled output in training.
+    ``num_labels=1`` makes a regressor (STS-B).
+
+    Returns a dict with ``logits`` [batch, num_labels] (float32) and, for classification,
+    ``probabilities``.
+    """
+
+    def __init__(self, config: BertConfig, num_labels: int, **kwargs):
+        kwargs.setdefault("name", "bert_classifier")
+        dtype = kwargs.pop("dtype", None)
+        super().__init__(**kwargs)
+        if num_labels < 1:
+            raise ValueError(f"num_labels must be >= 1, got {num_labels}")
+        self.config = config
+        self.num_labels = num_labels
+        self.bert = BertModel(config, name="bert", dtype=dtype)
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+
+    def build(self, input_shape=None):
+        self.bert.build()
+        init = keras.initializers.TruncatedNormal(stddev=_HEAD_INIT_STDDEV)
+        self.output_weights = self.add_weight(
+            name="output_weights", shape=(self.num_labels, self.config.hidden_size), initializer=init
+        )
+        self.output_bias = self.add_weight(name="output_bias", shape=(self.num_labels,), initializer="zeros")
+        self.built = True
+
+    def call(self, features, training=None):
+        pooled = tf.cast(self.bert(features, training=training)["pooled_output"], tf.float32)
+        pooled = self.dropout(pooled, training=training)
+        logits = tf.matmul(pooled, self.output_weights, transpose_b=True) + self.output_bias
+        if self.num_labels == 1:
+            return {"logits": logits, "predictions": logits[:, 0]}
+        return {"logits": logits, "probabilities": tf.nn.softmax(logits, axis=-1)}
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "num_labels": self.num_labels, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(BertConfig.from_dict(config.pop("config")), **config)
+
+
+def classifier_loss(outputs, features, total=None):
+    """Mean cross entropy (or squared error for one output) over the global batch.
+
+    Examples with ``is_real_example`` 0 (padding added to fill a batch) count for nothing.
+    """
+    total = total or (lambda x: x)
+    logits = outputs["logits"]
+    weights = tf.reshape(tf.cast(features.get("is_real_example", tf.ones(tf.shape(logits)[:1])), tf.float32), [-1])
+    if logits.shape[-1] == 1:
+        labels = tf.reshape(tf.cast(features["label_ids"], tf.float32), [-1])
+        per_example = tf.square(logits[:, 0] - labels)
+    else:
+        labels = tf.reshape(tf.cast(features["label_ids"], tf.int32), [-1])
+        per_example = -tf.gather(tf.nn.log_softmax(logits, axis=-1), labels, batch_dims=1)
+    return tf.reduce_sum(weights * per_example) / tf.maximum(total(tf.reduce_sum(weights)), 1.0)
+
+
+class SquadHead(_ConfiguredLayer):
+    """Start/end logits for each token (scope ``cls/squad``: output_weights [2, hidden])."""
+
+    def __init__(self, config: BertConfig, **kwargs):
+        kwargs.setdefault("name", "squad")
+        super().__init__(config, **kwargs)
+
+    def build(self, input_shape=None):
+        self.output_weights = self.add_weight(
+            name="output_weights",
+            shape=(2, self.config.hidden_size),
+            initializer=keras.initializers.TruncatedNormal(stddev=_HEAD_INIT_STDDEV),
+        )
+        self.output_bias = self.add_weight(name="output_bias", shape=(2,), initializer="zeros")
+        self.built = True
+
+    def call(self, sequence_output):
+        logits = tf.einsum(
+            "btd,kd->btk", tf.cast(sequence_output, tf.float32), tf.cast(self.output_weights, tf.float32)
+        ) + tf.cast(self.output_bias, tf.float32)
+        return logits[..., 0], logits[..., 1]
+
+
+class _SquadScope(keras.layers.Layer):
+    """Holds `SquadHead` under ``cls`` so its variables are ``cls/squad/...``."""
+
+    def __init__(self, config: BertConfig, **kwargs):
+        kwargs.setdefault("name", "cls")
+        super().__init__(**kwargs)
+        self.squad = SquadHead(config, name="squad")
+
+    def build(self, input_shape=None):
+        self.squad.build()
+        self.built = True
+
+
+class BertSpanLabeler(keras.Model):
+    """SQuAD span prediction: ``start_logits`` and ``end_logits`` [batch, seq_length] (float32)."""
+
+    def __init__(self, config: BertConfig, **kwargs):
+        kwargs.setdefault("name", "bert_squad")
+        dtype = kwargs.pop("dtype", None)
+        super().__init__(**kwargs)
+        self.config = config
+        self.bert = BertModel(config, name="bert", dtype=dtype)
+        self.cls = _SquadScope(config, name="cls")
+
+    def build(self, input_shape=None):
+        self.bert.build()
+        self.cls.build()
+        self.built = True
+
+    def call(self, features, training=None):
+        sequence = self.bert(features, training=training)["sequence_output"]
+        start, end = self.cls.squad(sequence)
+        return {"start_logits": start, "end_logits": end}
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(BertConfig.from_dict(config.pop("config")), **config)
+
+
+def span_loss(outputs, features, total=None):
+    """The original's SQuAD loss: mean of start and end cross entropy over the batch."""
+    total = total or (lambda x: x)
+    count = total(tf.cast(tf.shape(outputs["start_logits"])[0], tf.float32))
+    loss = 0.0
+    for key, positions in (("start_logits", "start_positions"), ("end_logits", "end_positions")):
+        labels = tf.reshape(tf.cast(features[positions], tf.int32), [-1])
+        log_probs = tf.nn.log_softmax(outputs[key], axis=-1)
+        loss += tf.reduce_sum(-tf.gather(log_probs, labels, batch_dims=1)) / count
+    return loss / 2.0

@@ -8,8 +8,13 @@ weighted by ``masked_lm_weights`` (padding predictions weigh 0), ``next_sentence
 
 from __future__ import annotations
 
+import collections
+import re
+import string
+
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from bert_tf.heads import masked_lm_example_loss, pretraining_loss
 
@@ -63,3 +68,190 @@ def write_eval_results(path: str, results: dict) -> None:
             if isinstance(value, float):
                 value = np.float32(value)
             f.write(f"{key} = {value}\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# GLUE: each task's official metric, from predictions and labels (numpy, exact).
+
+
+def accuracy(predictions, labels) -> float:
+    predictions, labels = np.asarray(predictions), np.asarray(labels)
+    return float((predictions == labels).mean()) if len(labels) else 0.0
+
+
+def binary_f1(predictions, labels, positive=1) -> float:
+    """F1 of the positive class (MRPC and QQP's "paraphrase" = 1)."""
+    predictions, labels = np.asarray(predictions), np.asarray(labels)
+    tp = float(((predictions == positive) & (labels == positive)).sum())
+    fp = float(((predictions == positive) & (labels != positive)).sum())
+    fn = float(((predictions != positive) & (labels == positive)).sum())
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def matthews_corrcoef(predictions, labels) -> float:
+    """Matthews correlation for binary labels (CoLA); 0 when a marginal is empty."""
+    p, y = np.asarray(predictions) == 1, np.asarray(labels) == 1
+    tp, tn = float((p & y).sum()), float((~p & ~y).sum())
+    fp, fn = float((p & ~y).sum()), float((~p & y).sum())
+    denominator = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    return float((tp * tn - fp * fn) / denominator) if denominator else 0.0
+
+
+def pearson(x, y) -> float:
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    xc, yc = x - x.mean(), y - y.mean()
+    denominator = np.sqrt((xc * xc).sum() * (yc * yc).sum())
+    return float((xc * yc).sum() / denominator) if denominator else 0.0
+
+
+def _average_ranks(values) -> np.ndarray:
+    values = np.asarray(values, np.float64)
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(len(values))
+    sorted_values = values[order]
+    start = 0
+    while start < len(values):
+        end = start
+        while end + 1 < len(values) and sorted_values[end + 1] == sorted_values[start]:
+            end += 1
+        ranks[order[start : end + 1]] = (start + end) / 2.0 + 1.0  # ties share their mean rank
+        start = end + 1
+    return ranks
+
+
+def spearman(x, y) -> float:
+    """Spearman rank correlation: Pearson on ranks, ties given their average rank."""
+    return pearson(_average_ranks(x), _average_ranks(y))
+
+
+# ---------------------------------------------------------------------------------------------
+# SQuAD: the official v1.1 and v2.0 evaluation definitions.
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+_PUNCTUATION = frozenset(string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    """Lower-case, drop ASCII punctuation and the articles a/an/the, collapse whitespace."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def _answer_tokens(text: str) -> list[str]:
+    return normalize_answer(text).split() if text else []
+
+
+def squad_exact(gold: str, prediction: str) -> int:
+    return int(normalize_answer(gold) == normalize_answer(prediction))
+
+
+def squad_f1(gold: str, prediction: str, empty_matches_empty: bool = True) -> float:
+    """Token-overlap F1 after normalisation.
+
+    With `empty_matches_empty` (v2.0's rule), two empty answers score 1 and an empty against a
+    non-empty one scores 0. v1.1 never has empty gold answers.
+    """
+    gold_tokens, pred_tokens = _answer_tokens(gold), _answer_tokens(prediction)
+    if empty_matches_empty and (not gold_tokens or not pred_tokens):
+        return float(gold_tokens == pred_tokens)
+    overlap = sum((collections.Counter(gold_tokens) & collections.Counter(pred_tokens)).values())
+    if overlap == 0:
+        return 0.0
+    precision, recall = overlap / len(pred_tokens), overlap / len(gold_tokens)
+    return 2 * precision * recall / (precision + recall)
+
+
+def _questions(dataset):
+    for article in dataset:
+        for paragraph in article["paragraphs"]:
+            yield from paragraph["qas"]
+
+
+def squad_v1_scores(dataset, predictions: dict[str, str]) -> dict[str, float]:
+    """The official v1.1 metric: {"exact_match", "f1"} in percent over every question.
+
+    A question without a prediction scores 0 (and is logged), as in the official script.
+    """
+    exact = f1 = 0.0
+    total = 0
+    for qa in _questions(dataset):
+        total += 1
+        if qa["id"] not in predictions:
+            logging.warning("Unanswered question %s will receive score 0.", qa["id"])
+            continue
+        golds = [answer["text"] for answer in qa["answers"]]
+        prediction = predictions[qa["id"]]
+        exact += max(squad_exact(g, prediction) for g in golds)
+        f1 += max(squad_f1(g, prediction, empty_matches_empty=False) for g in golds)
+    return {"exact_match": 100.0 * exact / total, "f1": 100.0 * f1 / total}
+
+
+def _score_table(scores, qids):
+    total = len(qids)
+    return total, 100.0 * sum(scores[q] for q in qids) / total
+
+
+def squad_v2_scores(
+    dataset, predictions: dict[str, str], na_probs: dict[str, float] | None = None,
+    na_prob_thresh: float = 1.0,
+) -> dict[str, float]:
+    """The official v2.0 metric, keys in its order: exact, f1, total, HasAns_*, NoAns_*, best_*.
+
+    Args:
+        dataset: the ``data`` list of a SQuAD JSON file.
+        predictions: question id -> answer text ("" for no answer).
+        na_probs: question id -> no-answer score; without it every score is 0 and the
+            best-threshold entries are omitted.
+        na_prob_thresh: a question whose no-answer score exceeds this is predicted empty.
+    """
+    has_answer = {qa["id"]: bool(qa["answers"]) for qa in _questions(dataset)}
+    exact_raw, f1_raw = {}, {}
+    for qa in _questions(dataset):
+        qid = qa["id"]
+        golds = [a["text"] for a in qa["answers"] if normalize_answer(a["text"])] or [""]
+        if qid not in predictions:
+            logging.warning("Missing prediction for %s", qid)
+            continue
+        exact_raw[qid] = max(squad_exact(g, predictions[qid]) for g in golds)
+        f1_raw[qid] = max(squad_f1(g, predictions[qid]) for g in golds)
+    probs = na_probs if na_probs is not None else {k: 0.0 for k in predictions}
+
+    def thresholded(raw):
+        return {
+            qid: float(not has_answer[qid]) if probs[qid] > na_prob_thresh else score
+            for qid, score in raw.items()
+        }
+
+    exact, f1 = thresholded(exact_raw), thresholded(f1_raw)
+    out = collections.OrderedDict()
+    out["exact"] = 100.0 * sum(exact.values()) / len(exact)
+    out["f1"] = 100.0 * sum(f1.values()) / len(f1)
+    out["total"] = len(exact)
+    for prefix, wanted in (("HasAns", True), ("NoAns", False)):
+        qids = [q for q, has in has_answer.items() if has == wanted]
+        if qids:
+            out[f"{prefix}_exact"] = 100.0 * sum(exact[q] for q in qids) / len(qids)
+            out[f"{prefix}_f1"] = 100.0 * sum(f1[q] for q in qids) / len(qids)
+            out[f"{prefix}_total"] = len(qids)
+    if na_probs is not None:
+        for name, raw in (("exact", exact_raw), ("f1", f1_raw)):
+            best, threshold = _best_threshold(predictions, raw, na_probs, has_answer)
+            out[f"best_{name}"] = best
+            out[f"best_{name}_thresh"] = threshold
+    return out
+
+
+def _best_threshold(predictions, raw, na_probs, has_answer):
+    """Sweeps the no-answer threshold over the scores, as the official script does."""
+    score = best = sum(1 for has in has_answer.values() if not has)
+    threshold = 0.0
+    for qid in sorted(na_probs, key=lambda q: na_probs[q]):
+        if qid not in raw:
+            continue
+        if has_answer[qid]:
+            score += raw[qid]
+        elif predictions[qid]:
+            score -= 1
+        if score > best:
+            best, threshold = score, na_probs[qid]
+    return 100.0 * best / len(raw), threshold

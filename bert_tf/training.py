@@ -311,3 +311,18 @@ class Trainer:
             batches += 1
         totals["num_batches"] = batches
         return totals
+
+    def predict(self, dataset: tf.data.Dataset):
+        """Yields each batch's model outputs as numpy arrays (replicas concatenated in order)."""
+        strategy = self.strategy
+
+        @tf.function
+        def predict_step(features):
+            return strategy.run(lambda f: self.model(f, training=False), args=(features,))
+
+        for features in strategy.experimental_distribute_dataset(dataset):
+            outputs = predict_step(features)
+            yield {
+                name: tf.concat(strategy.experimental_local_results(value), axis=0).numpy()
+                for name, value in outputs.items()
+            }
