@@ -11,6 +11,24 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from absl import flags as _absl_flags  # noqa: E402
+
+_register_flag = _absl_flags.FlagValues.__setitem__
+
+
+def _last_definition_wins(self, name, flag):
+    # Each top-level script defines Google's flags (vocab_file, max_seq_length, ...) itself, as
+    # the originals did; a user runs one script per process. The tests import several scripts
+    # into one process, so a later definition replaces an earlier one here. Tests therefore set
+    # every flag they rely on explicitly (flagsaver) instead of trusting a script's default.
+    if name in self and self[name] is not flag:
+        delattr(self, name)
+    _register_flag(self, name, flag)
+
+
+_absl_flags.FlagValues.__setitem__ = _last_definition_wins
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
