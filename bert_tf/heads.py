@@ -35,6 +35,27 @@ def gather_indexes(sequence: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:
     return tf.reshape(picked, [-1, tf.shape(sequence)[-1]])
 
 
+def add_output_projection(layer: keras.layers.Layer, num_outputs: int, width: int, stddev: float):
+    """Adds Google's ``output_weights`` [num_outputs, width] and ``output_bias`` to `layer`.
+
+    The NSP, classifier and SQuAD heads all store their last layer this way (weights used
+    transposed), so their checkpoint names and shapes are the original's.
+    """
+    layer.output_weights = layer.add_weight(
+        name="output_weights",
+        shape=(num_outputs, width),
+        initializer=keras.initializers.TruncatedNormal(stddev=stddev),
+    )
+    layer.output_bias = layer.add_weight(name="output_bias", shape=(num_outputs,), initializer="zeros")
+
+
+def project(layer: keras.layers.Layer, x: tf.Tensor) -> tf.Tensor:
+    """float32 ``x @ output_weights^T + output_bias`` over the last axis of `x`."""
+    weights = tf.cast(layer.output_weights, tf.float32)
+    logits = tf.tensordot(tf.cast(x, tf.float32), weights, axes=[[-1], [1]])
+    return logits + tf.cast(layer.output_bias, tf.float32)
+
+
 class MaskedLMTransform(_ConfiguredLayer):
     """Dense + activation + LayerNorm before the tied output layer (scope ``transform``)."""
 
@@ -90,23 +111,12 @@ class NextSentenceHead(_ConfiguredLayer):
         super().__init__(config, **kwargs)
 
     def build(self, input_shape=None):
-        self.output_weights = self.add_weight(
-            name="output_weights",
-            shape=(2, self.config.hidden_size),
-            initializer=keras.initializers.TruncatedNormal(stddev=self.config.initializer_range),
-        )
-        self.output_bias = self.add_weight(name="output_bias", shape=(2,), initializer="zeros")
+        add_output_projection(self, 2, self.config.hidden_size, self.config.initializer_range)
         self.built = True
 
     def call(self, pooled_output):
         """Returns float32 log-probabilities of shape [batch_size, 2] (0 = is next)."""
-        logits = tf.matmul(
-            tf.cast(pooled_output, tf.float32),
-            tf.cast(self.output_weights, tf.float32),
-            transpose_b=True,
-        )
-        logits = tf.nn.bias_add(logits, tf.cast(self.output_bias, tf.float32))
-        return tf.nn.log_softmax(logits, axis=-1)
+        return tf.nn.log_softmax(project(self, pooled_output), axis=-1)
 
 
 class PretrainingHeads(_ConfiguredLayer):
@@ -231,17 +241,13 @@ class BertClassifier(keras.Model):
 
     def build(self, input_shape=None):
         self.bert.build()
-        init = keras.initializers.TruncatedNormal(stddev=_HEAD_INIT_STDDEV)
-        self.output_weights = self.add_weight(
-            name="output_weights", shape=(self.num_labels, self.config.hidden_size), initializer=init
-        )
-        self.output_bias = self.add_weight(name="output_bias", shape=(self.num_labels,), initializer="zeros")
+        add_output_projection(self, self.num_labels, self.config.hidden_size, _HEAD_INIT_STDDEV)
         self.built = True
 
     def call(self, features, training=None):
         pooled = tf.cast(self.bert(features, training=training)["pooled_output"], tf.float32)
         pooled = self.dropout(pooled, training=training)
-        logits = tf.matmul(pooled, self.output_weights, transpose_b=True) + self.output_bias
+        logits = project(self, pooled)
         if self.num_labels == 1:
             return {"logits": logits, "predictions": logits[:, 0]}
         return {"logits": logits, "probabilities": tf.nn.softmax(logits, axis=-1)}
@@ -262,7 +268,9 @@ def classifier_loss(outputs, features, total=None):
     """
     total = total or (lambda x: x)
     logits = outputs["logits"]
-    weights = tf.reshape(tf.cast(features.get("is_real_example", tf.ones(tf.shape(logits)[:1])), tf.float32), [-1])
+    weights = tf.reshape(
+        tf.cast(features.get("is_real_example", tf.ones(tf.shape(logits)[:1])), tf.float32), [-1]
+    )
     if logits.shape[-1] == 1:
         labels = tf.reshape(tf.cast(features["label_ids"], tf.float32), [-1])
         per_example = tf.square(logits[:, 0] - labels)
@@ -280,18 +288,11 @@ class SquadHead(_ConfiguredLayer):
         super().__init__(config, **kwargs)
 
     def build(self, input_shape=None):
-        self.output_weights = self.add_weight(
-            name="output_weights",
-            shape=(2, self.config.hidden_size),
-            initializer=keras.initializers.TruncatedNormal(stddev=_HEAD_INIT_STDDEV),
-        )
-        self.output_bias = self.add_weight(name="output_bias", shape=(2,), initializer="zeros")
+        add_output_projection(self, 2, self.config.hidden_size, _HEAD_INIT_STDDEV)
         self.built = True
 
     def call(self, sequence_output):
-        logits = tf.einsum(
-            "btd,kd->btk", tf.cast(sequence_output, tf.float32), tf.cast(self.output_weights, tf.float32)
-        ) + tf.cast(self.output_bias, tf.float32)
+        logits = project(self, sequence_output)
         return logits[..., 0], logits[..., 1]
 
 

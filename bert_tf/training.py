@@ -237,13 +237,21 @@ class Trainer:
             self._gradients = tf.function(self._gradients, jit_compile=True)
         return loop
 
+    def run_steps(self, iterator, steps: int):
+        """Runs `steps` training steps from a distributed iterator in one `tf.function` call.
+
+        Returns:
+            (loss, {name: value}) of the last step, summed over replicas.
+        """
+        self._train_fn = self._train_fn or self._make_train_fn()
+        return self._train_fn(iterator, tf.constant(steps))
+
     def train(self, dataset: tf.data.Dataset, num_train_steps: int) -> dict:
         """Trains until the optimizer has applied `num_train_steps` updates.
 
         Returns:
             The last logged values (loss and the loss function's parts).
         """
-        self._train_fn = self._train_fn or self._make_train_fn()
         iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
         writer = tf.summary.create_file_writer(self.output_dir)
         start_step = self.step
@@ -261,7 +269,7 @@ class Trainer:
                 self.save_checkpoints_steps - step % self.save_checkpoints_steps,
                 self.log_every_steps - step % self.log_every_steps,
             )
-            loss, parts = self._train_fn(iterator, tf.constant(to_boundary))
+            loss, parts = self.run_steps(iterator, to_boundary)
             step = self.step
             last = {"loss": float(loss), **{k: float(v) for k, v in parts.items()}}
             lr = self.optimizer.learning_rate
