@@ -67,7 +67,7 @@ def write_eval_results(path: str, results: dict) -> None:
             value = results[key]
             if isinstance(value, float):
                 value = np.float32(value)
-            f.write(f"{key} = {value}\n")
+            f.write(f"{key} = {str(value)}\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,7 +192,9 @@ def _score_table(scores, qids):
 
 
 def squad_v2_scores(
-    dataset, predictions: dict[str, str], na_probs: dict[str, float] | None = None,
+    dataset,
+    predictions: dict[str, str],
+    na_probs: dict[str, float] | None = None,
     na_prob_thresh: float = 1.0,
 ) -> dict[str, float]:
     """The official v2.0 metric, keys in its order: exact, f1, total, HasAns_*, NoAns_*, best_*.

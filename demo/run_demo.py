@@ -8,6 +8,8 @@
 4. Pretraining: demo/corpus.txt -> create_pretraining_data.py -> run_pretraining.py for a few
    steps from the MiniLM checkpoint (its masked-LM and next-sentence heads start fresh), then
    --do_eval, printing eval_results.txt.
+5. Fine-tuning: run_classifier.py fine-tunes the MiniLM checkpoint on the embedded sentiment set
+   in demo/classifier (SST-2 layout), evaluates on its dev set and predicts its test set.
 """
 
 import argparse
@@ -108,6 +110,33 @@ def main():
     ])
     print("\nPretraining eval_results.txt (30 steps from MiniLM, fresh heads):")
     print((pretrain_dir / "eval_results.txt").read_text())
+
+    classifier_dir = work / "classifier_output"
+    if classifier_dir.exists():
+        import shutil
+
+        shutil.rmtree(classifier_dir)
+    run([
+        "run_classifier.py",
+        "--task_name=sst-2",
+        f"--data_dir={REPO / 'demo' / 'classifier'}",
+        f"--vocab_file={model_dir / 'vocab.txt'}",
+        f"--bert_config_file={model_dir / 'bert_config.json'}",
+        f"--init_checkpoint={model_dir / 'bert_model.ckpt'}",
+        f"--output_dir={classifier_dir}",
+        "--do_train=True", "--do_eval=True", "--do_predict=True",
+        "--max_seq_length=64", "--train_batch_size=16", "--learning_rate=1e-4",
+        "--num_train_epochs=4", "--save_checkpoints_steps=1000", "--log_every_steps=10",
+        "--logtostderr", "--verbosity=0",
+    ])
+    print("\nClassifier eval_results.txt (MiniLM fine-tuned on demo/classifier, 4 epochs):")
+    print((classifier_dir / "eval_results.txt").read_text())
+    test_texts = [line.split("\t", 1)[1] for line in
+                  (REPO / "demo" / "classifier" / "test.tsv").read_text().splitlines()[1:]]
+    probabilities = (classifier_dir / "test_results.tsv").read_text().splitlines()
+    print("Test predictions (P(negative), P(positive)):")
+    for text, row in zip(test_texts, probabilities):
+        print(f"  {row.replace(chr(9), '  ')}   {text}")
 
 
 if __name__ == "__main__":
