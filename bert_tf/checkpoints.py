@@ -84,7 +84,7 @@ def google_variable_map(model: keras.Layer) -> dict[str, keras.Variable]:
     table: dict[str, keras.Variable] = {}
     for variable in model.weights:
         path = variable.path
-        name = path[len(prefix):] if path.startswith(prefix) else path
+        name = path[len(prefix) :] if path.startswith(prefix) else path
         if isinstance(model, BertModel) and not name.startswith("bert/"):
             name = "bert/" + name
         if name in table:
@@ -137,7 +137,9 @@ def assign_by_name(
             if any(name.startswith(p) for p in allow_missing):
                 not_in_source.append(name)
             else:
-                problems.append(f"missing from checkpoint: {name} (model shape {tuple(variable.shape)})")
+                problems.append(
+                    f"missing from checkpoint: {name} (model shape {tuple(variable.shape)})"
+                )
             continue
         if tuple(shapes[name]) != tuple(variable.shape):
             problems.append(
@@ -224,9 +226,7 @@ def load_google_checkpoint(
     _ensure_built(model)
     reader = tf.train.load_checkpoint(prefix)
     shapes = {k: tuple(v) for k, v in reader.get_variable_to_shape_map().items()}
-    return assign_by_name(
-        model, shapes, reader.get_tensor, prefix, allow_missing, allow_unexpected
-    )
+    return assign_by_name(model, shapes, reader.get_tensor, prefix, allow_missing, allow_unexpected)
 
 
 def _ensure_built(model: keras.Layer) -> None:
@@ -528,8 +528,10 @@ def save_training_checkpoint(model, optimizer, output_dir: str, step: int, keep:
     save_google_checkpoint(model, prefix, extra=extra)
     state = tf.train.get_checkpoint_state(output_dir)
     previous = list(state.all_model_checkpoint_paths) if state else []
-    previous = [p for p in previous if p != prefix and os.path.basename(p) != os.path.basename(prefix)]
-    kept = previous[-(keep - 1):] if keep > 1 else []
+    previous = [
+        p for p in previous if p != prefix and os.path.basename(p) != os.path.basename(prefix)
+    ]
+    kept = previous[-(keep - 1) :] if keep > 1 else []
     for old in previous[: len(previous) - len(kept)]:
         old = old if os.path.isabs(old) else os.path.join(output_dir, old)
         for path in tf.io.gfile.glob(old + ".*"):

@@ -741,7 +741,11 @@ def squad_dataset(
     dataset = tf.data.TFRecordDataset([input_file])
     if is_training:
         dataset = dataset.repeat().shuffle(buffer_size=100, seed=seed)
-    dataset = dataset.map(lambda record: decode_record(record, spec), deterministic=True)
+    dataset = dataset.map(
+        lambda record: decode_record(record, spec),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
     if drop_remainder is None:
         drop_remainder = is_training
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)

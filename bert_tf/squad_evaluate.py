@@ -16,8 +16,12 @@ import sys
 from bert_tf import metrics
 
 
-def evaluate_files(data_file: str, prediction_file: str, na_prob_file: str | None = None,
-                   na_prob_thresh: float = 1.0) -> dict:
+def evaluate_files(
+    data_file: str,
+    prediction_file: str,
+    na_prob_file: str | None = None,
+    na_prob_thresh: float = 1.0,
+) -> dict:
     with open(data_file, encoding="utf-8") as f:
         data = json.load(f)
     with open(prediction_file, encoding="utf-8") as f:
@@ -40,7 +44,9 @@ def main(argv=None) -> None:
     parser.add_argument("--na-prob-thresh", "-t", type=float, default=1.0)
     args = parser.parse_args(argv)
     try:
-        result = evaluate_files(args.data_file, args.pred_file, args.na_prob_file, args.na_prob_thresh)
+        result = evaluate_files(
+            args.data_file, args.pred_file, args.na_prob_file, args.na_prob_thresh
+        )
     except (OSError, ValueError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)

@@ -204,11 +204,15 @@ class Trainer:
             grads, losses, all_parts = None, [], []
             for batch in micro:
                 g, loss, parts = self._gradients(batch, total)
-                g = [tf.convert_to_tensor(x) for x in g]  # embedding grads come as IndexedSlices
-                grads = g if grads is None else [a + b for a, b in zip(grads, g)]
+                # Embedding grads come as IndexedSlices; unused variables (e.g. the pooler
+                # under a span loss) have None.
+                g = [None if x is None else tf.convert_to_tensor(x) for x in g]
+                grads = g if grads is None else [
+                    None if a is None else a + b for a, b in zip(grads, g)
+                ]
                 losses.append(loss)
                 all_parts.append(parts)
-            grads = [g / self.accumulation for g in grads]
+            grads = [None if g is None else g / self.accumulation for g in grads]
             loss = tf.add_n(losses) / self.accumulation
             parts = {
                 k: tf.add_n([p[k] for p in all_parts]) / self.accumulation for k in all_parts[0]

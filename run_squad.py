@@ -1,0 +1,298 @@
+"""Fine-tunes BERT on SQuAD v1.1 / v2.0 and writes predictions, as Google's run_squad.py.
+
+Same flags and defaults as the original. Training features go to ``output_dir/train.tf_record``
+(examples shuffled with ``random.Random(12345)`` first); prediction features are kept in memory
+and written to ``output_dir/eval.tf_record``; the answers go to ``predictions.json``,
+``nbest_predictions.json`` and, with ``--version_2_with_negative``, ``null_odds.json``. The
+training loop, checkpoints (Google's names), resume, strategies, mixed precision and XLA come
+from `bert_tf.training`.
+
+Beyond the original: when ``--predict_file`` holds the answers (a dev file), the predictions are
+scored in the same run with the official v1.1 or v2.0 definitions and the scores written to
+``output_dir/eval_results.txt``.
+
+Example:
+    python run_squad.py --vocab_file=$BERT_DIR/vocab.txt \
+      --bert_config_file=$BERT_DIR/bert_config.json \
+      --init_checkpoint=$BERT_DIR/bert_model.ckpt --do_train=True \
+      --train_file=$SQUAD_DIR/train-v1.1.json --do_predict=True \
+      --predict_file=$SQUAD_DIR/dev-v1.1.json --train_batch_size=12 --learning_rate=3e-5 \
+      --num_train_epochs=2.0 --max_seq_length=384 --doc_stride=128 --output_dir=/tmp/squad_base/
+"""
+
+import json
+import os
+import random
+
+import tensorflow as tf
+from absl import flags, logging
+
+from bert_tf import cli, metrics, records, tokenization, training
+from bert_tf.heads import BertSpanLabeler, span_loss
+from bert_tf.modeling import BertConfig
+from bert_tf.optimization import create_optimizer
+from bert_tf.tasks import squad
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("bert_config_file", None, "The bert_config.json of the pre-trained model.")
+flags.DEFINE_string("vocab_file", None, "The WordPiece vocabulary the model was trained with.")
+flags.DEFINE_string("output_dir", None, "Where checkpoints, records and predictions go.")
+flags.DEFINE_string("train_file", None, "SQuAD JSON to train on, e.g. train-v1.1.json.")
+flags.DEFINE_string("predict_file", None, "SQuAD JSON to predict, e.g. dev-v1.1.json.")
+flags.DEFINE_string("init_checkpoint", None, "Checkpoint to start from (a pre-trained BERT).")
+flags.DEFINE_bool("do_lower_case", True, "Lower-case the text (True for uncased models).")
+flags.DEFINE_integer("max_seq_length", 384, "WordPieces per feature, question and window included.")
+flags.DEFINE_integer("doc_stride", 128, "WordPieces between the starts of context windows.")
+flags.DEFINE_integer("max_query_length", 64, "Question WordPieces kept; longer ones are cut.")
+flags.DEFINE_bool("do_train", False, "Fine-tune on --train_file.")
+flags.DEFINE_bool("do_predict", False, "Predict answers for --predict_file.")
+flags.DEFINE_integer("train_batch_size", 32, "Global training batch size.")
+flags.DEFINE_integer("predict_batch_size", 8, "Global prediction batch size.")
+flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate for Adam.")
+flags.DEFINE_float("num_train_epochs", 3.0, "Passes over the training questions.")
+flags.DEFINE_float("warmup_proportion", 0.1, "Share of the steps with linear warmup.")
+flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint interval in steps.")
+flags.DEFINE_integer("iterations_per_loop", 1000, "Steps per host loop (one tf.function call).")
+flags.DEFINE_integer("n_best_size", 20, "Answers kept per question in nbest_predictions.json.")
+flags.DEFINE_integer("max_answer_length", 30, "Longest answer, in WordPieces.")
+flags.DEFINE_bool("use_tpu", False, "Run on a TPU through TPUStrategy.")
+flags.DEFINE_string("tpu_name", None, "The TPU to use with --use_tpu.")
+flags.DEFINE_string("tpu_zone", None, "Accepted for compatibility; the resolver finds the zone.")
+flags.DEFINE_string("gcp_project", None, "Accepted for compatibility; the resolver finds it.")
+flags.DEFINE_string("master", None, "Accepted for compatibility; unused.")
+flags.DEFINE_integer("num_tpu_cores", 8, "Accepted for compatibility; the strategy counts cores.")
+flags.DEFINE_bool("verbose_logging", False, "Log every failed mapping of an answer to its text.")
+flags.DEFINE_bool("version_2_with_negative", False, "SQuAD v2.0: questions may have no answer.")
+flags.DEFINE_float(
+    "null_score_diff_threshold",
+    0.0,
+    "v2.0: answer '' when null - best non-null score exceeds this.",
+)
+# Beyond the original.
+flags.DEFINE_bool(
+    "use_mixed_precision", False, "bfloat16 on CPU/TPU, float16 + loss scaling on GPU."
+)
+flags.DEFINE_bool("use_xla", False, "Compile the forward and backward pass with XLA.")
+flags.DEFINE_integer("gradient_accumulation_steps", 1, "Micro-batches per optimizer update.")
+flags.DEFINE_integer("keep_checkpoint_max", 5, "Newest checkpoints kept in output_dir.")
+flags.DEFINE_integer("log_every_steps", 100, "Progress-line interval in steps.")
+flags.DEFINE_integer(
+    "random_seed",
+    None,
+    "Seeds TF (head initialisation, dropout, the record shuffle); None: unseeded.",
+)
+
+# The original shuffles the training examples with this seed before writing them.
+EXAMPLE_SHUFFLE_SEED = 12345
+
+
+class SquadModel(BertSpanLabeler):
+    """`BertSpanLabeler` that also hands back the ``unique_ids`` it was fed (for prediction).
+
+    Its variables and checkpoint names are those of `BertSpanLabeler`.
+    """
+
+    def call(self, features, training=None):
+        outputs = super().call(features, training=training)
+        if isinstance(features, dict) and "unique_ids" in features:
+            outputs["unique_ids"] = tf.identity(features["unique_ids"])
+        return outputs
+
+
+def validate_flags(config: BertConfig) -> None:
+    """The original's checks, with messages that say which flag to change."""
+    tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case, FLAGS.init_checkpoint)
+    if not (FLAGS.do_train or FLAGS.do_predict):
+        raise ValueError("At least one of --do_train or --do_predict must be True.")
+    if FLAGS.do_train:
+        cli.require_file(FLAGS.train_file, "train_file")
+    if FLAGS.do_predict:
+        cli.require_file(FLAGS.predict_file, "predict_file")
+    cli.check_max_seq_length(config, FLAGS.max_seq_length)
+    if FLAGS.max_seq_length - FLAGS.max_query_length <= 3:
+        raise ValueError(
+            f"--max_seq_length={FLAGS.max_seq_length} must be greater than --max_query_length "
+            f"({FLAGS.max_query_length}) + 3, to leave room for the context"
+        )
+    if FLAGS.doc_stride < 1:
+        raise ValueError(f"--doc_stride must be at least 1, got {FLAGS.doc_stride}")
+    if FLAGS.n_best_size < 1 or FLAGS.max_answer_length < 1:
+        raise ValueError("--n_best_size and --max_answer_length must be at least 1")
+
+
+def _write_records(path, examples, tokenizer, is_training, keep=None) -> int:
+    """Converts examples and streams their records to `path`; `keep` collects the features.
+
+    Returns:
+        The number of features (records) written.
+    """
+
+    def records_of():
+        settings = (FLAGS.max_seq_length, FLAGS.doc_stride, FLAGS.max_query_length)
+        for feature in squad.generate_features(examples, tokenizer, *settings, is_training):
+            if keep is not None:
+                keep.append(feature)
+            yield squad.feature_record(feature, is_training)
+
+    return records.write_squad_records(path, records_of())
+
+
+def _train_steps(num_examples: int) -> tuple[int, int]:
+    # As the original: the step count follows the number of questions, not of windows.
+    num_train_steps = int(num_examples / FLAGS.train_batch_size * FLAGS.num_train_epochs)
+    if num_train_steps < 1:
+        raise ValueError(
+            f"{num_examples} training questions at --train_batch_size={FLAGS.train_batch_size} "
+            f"for --num_train_epochs={FLAGS.num_train_epochs} make no training step; use a "
+            "larger file, a smaller batch or more epochs"
+        )
+    return num_train_steps, int(num_train_steps * FLAGS.warmup_proportion)
+
+
+def main(_):
+    logging.set_verbosity(logging.INFO)
+    config = BertConfig.from_json_file(cli.require_file(FLAGS.bert_config_file, "bert_config_file"))
+    validate_flags(config)
+    tf.io.gfile.makedirs(FLAGS.output_dir)
+    tokenizer = tokenization.FullTokenizer(
+        cli.require_file(FLAGS.vocab_file, "vocab_file"), do_lower_case=FLAGS.do_lower_case
+    )
+    if FLAGS.random_seed is not None:
+        tf.keras.utils.set_random_seed(FLAGS.random_seed)
+
+    train_examples, num_train_steps, num_warmup_steps = None, 0, 0
+    if FLAGS.do_train:
+        train_examples = squad.read_squad_examples(
+            FLAGS.train_file,
+            is_training=True,
+            version_2_with_negative=FLAGS.version_2_with_negative,
+        )
+        num_train_steps, num_warmup_steps = _train_steps(len(train_examples))
+        # Shuffled here, once, so that the input pipeline needs only a small shuffle buffer.
+        random.Random(EXAMPLE_SHUFFLE_SEED).shuffle(train_examples)
+
+    strategy = training.make_strategy(FLAGS.use_tpu, FLAGS.tpu_name)
+    policy = training.precision_policy(FLAGS.use_mixed_precision)
+    replicas = strategy.num_replicas_in_sync
+    if FLAGS.do_train and FLAGS.train_batch_size % (replicas * FLAGS.gradient_accumulation_steps):
+        raise ValueError(
+            f"--train_batch_size={FLAGS.train_batch_size} must divide evenly over {replicas} "
+            f"replicas x {FLAGS.gradient_accumulation_steps} accumulation steps"
+        )
+    optimizer_fn = None
+    if FLAGS.do_train:
+
+        def optimizer_fn():
+            return create_optimizer(FLAGS.learning_rate, num_train_steps, num_warmup_steps)
+
+    trainer = training.Trainer(
+        model_fn=lambda: SquadModel(config, dtype=policy),
+        loss_fn=lambda outputs, features, total: (span_loss(outputs, features, total), {}),
+        optimizer_fn=optimizer_fn,
+        strategy=strategy,
+        output_dir=FLAGS.output_dir,
+        save_checkpoints_steps=FLAGS.save_checkpoints_steps,
+        keep_checkpoint_max=FLAGS.keep_checkpoint_max,
+        iterations_per_loop=FLAGS.iterations_per_loop,
+        log_every_steps=FLAGS.log_every_steps,
+        use_xla=FLAGS.use_xla,
+        gradient_accumulation_steps=FLAGS.gradient_accumulation_steps,
+    )
+    start_step = trainer.restore_or_initialize(FLAGS.init_checkpoint, allow_missing=("cls/squad/",))
+    if not FLAGS.init_checkpoint and not tf.train.latest_checkpoint(FLAGS.output_dir):
+        logging.warning("No --init_checkpoint and no checkpoint in --output_dir: random weights")
+
+    if FLAGS.do_train:
+        train_file = os.path.join(FLAGS.output_dir, records.SQUAD_RECORD_FILES["train"])
+        num_features = _write_records(train_file, train_examples, tokenizer, is_training=True)
+        logging.info("***** Running training *****")
+        logging.info("  Num orig examples = %d", len(train_examples))
+        logging.info("  Num split examples = %d", num_features)
+        logging.info("  Batch size = %d", FLAGS.train_batch_size)
+        logging.info("  Num steps = %d (from step %d)", num_train_steps, start_step)
+        del train_examples
+        dataset = records.squad_dataset(
+            train_file,
+            FLAGS.train_batch_size,
+            FLAGS.max_seq_length,
+            is_training=True,
+            seed=FLAGS.random_seed,
+        )
+        trainer.train(dataset, num_train_steps)
+
+    if FLAGS.do_predict:
+        predict(trainer, tokenizer)
+
+
+def predict(trainer: training.Trainer, tokenizer) -> dict | None:
+    """Predicts --predict_file, writes the answer files and, when it has answers, the scores."""
+    dataset_json = squad.load_squad_json(FLAGS.predict_file)
+    examples, _ = squad.parse_squad_examples(
+        dataset_json["data"], is_training=False, version_2_with_negative=False
+    )
+    features: list[squad.SquadFeatures] = []
+    predict_file = os.path.join(FLAGS.output_dir, records.SQUAD_RECORD_FILES["predict"])
+    _write_records(predict_file, examples, tokenizer, is_training=False, keep=features)
+    logging.info("***** Running predictions *****")
+    logging.info("  Num orig examples = %d", len(examples))
+    logging.info("  Num split examples = %d", len(features))
+    logging.info("  Batch size = %d", FLAGS.predict_batch_size)
+
+    dataset = records.squad_dataset(
+        predict_file, FLAGS.predict_batch_size, FLAGS.max_seq_length, is_training=False
+    )
+    results = []
+    for batch in trainer.predict(dataset):
+        for unique_id, start_logits, end_logits in zip(
+            batch["unique_ids"], batch["start_logits"], batch["end_logits"]
+        ):
+            if len(results) % 1000 == 0:
+                logging.info("Processing example: %d", len(results))
+            results.append(squad.RawResult(int(unique_id), start_logits, end_logits))
+    if len(results) != len(features):
+        raise RuntimeError(f"got {len(results)} predictions for {len(features)} features")
+
+    outputs = squad.postprocess_predictions(
+        examples,
+        features,
+        results,
+        n_best_size=FLAGS.n_best_size,
+        max_answer_length=FLAGS.max_answer_length,
+        do_lower_case=FLAGS.do_lower_case,
+        version_2_with_negative=FLAGS.version_2_with_negative,
+        null_score_diff_threshold=FLAGS.null_score_diff_threshold,
+        verbose_logging=FLAGS.verbose_logging,
+    )
+    with_null = FLAGS.version_2_with_negative
+    null_odds_file = os.path.join(FLAGS.output_dir, "null_odds.json") if with_null else None
+    squad.write_predictions(
+        outputs,
+        os.path.join(FLAGS.output_dir, "predictions.json"),
+        os.path.join(FLAGS.output_dir, "nbest_predictions.json"),
+        null_odds_file,
+    )
+
+    if not squad.has_gold_answers(dataset_json["data"]):
+        logging.info("%s has no answers to score against: no eval_results.txt", FLAGS.predict_file)
+        return None
+    results = score(dataset_json, outputs)
+    metrics.write_eval_results(os.path.join(FLAGS.output_dir, "eval_results.txt"), results)
+    logging.info("***** Eval results *****")
+    for key in sorted(results):
+        logging.info("  %s = %s", key, results[key])
+    logging.info("%s", json.dumps(results))
+    return results
+
+
+def score(dataset_json: dict, outputs: squad.SquadPredictions) -> dict:
+    """The official metric for the file's version (as `bert_tf.squad_evaluate` picks it)."""
+    if str(dataset_json.get("version", "1.1")).startswith("1"):
+        return metrics.squad_v1_scores(dataset_json["data"], outputs.predictions)
+    na_probs = dict(outputs.null_odds) if FLAGS.version_2_with_negative else None
+    return dict(metrics.squad_v2_scores(dataset_json["data"], outputs.predictions, na_probs))
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["vocab_file", "bert_config_file", "output_dir"])
+    cli.run(main)
