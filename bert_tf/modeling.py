@@ -228,7 +228,9 @@ def _dense(config: BertConfig, units: int, name: str, activation=None, dtype=Non
 
 
 def _layer_norm(name: str = "LayerNorm", dtype=None):
-    return keras.layers.LayerNormalization(axis=-1, epsilon=LAYER_NORM_EPSILON, name=name, dtype=dtype)
+    return keras.layers.LayerNormalization(
+        axis=-1, epsilon=LAYER_NORM_EPSILON, name=name, dtype=dtype
+    )
 
 
 class _ConfiguredLayer(keras.layers.Layer):
@@ -245,6 +247,7 @@ class _ConfiguredLayer(keras.layers.Layer):
     def from_config(cls, config):
         config = dict(config)
         return cls(BertConfig.from_dict(config.pop("config")), **config)
+
 
 # ------------------------------------------------------------------------------------------------
 # Fast paths shared by the encoder layers. The layers keep their Keras sublayers (so every variable
@@ -302,8 +305,9 @@ def _onednn_enabled() -> bool:
 
 
 # oneDNN's softmax on bfloat16 input accumulates in float32 and rounds once (bit-identical to a
-# float32 softmax followed by a cast); elsewhere a 16-bit softmax goes through float32 explicitly.
-_NATIVE_16BIT_SOFTMAX = _onednn_enabled()
+# float32 softmax followed by a cast, without the two casts); elsewhere, and for float16, a
+# 16-bit softmax goes through float32 explicitly.
+_ONEDNN_BF16_SOFTMAX = _onednn_enabled()
 
 
 class BertEmbeddings(_ConfiguredLayer):
@@ -324,16 +328,25 @@ class BertEmbeddings(_ConfiguredLayer):
         init = _initializer(c)
         # autocast=False: reads give the float32 tables even inside a bfloat16 autocast scope.
         self.word_embeddings = self.add_weight(
-            name="word_embeddings", shape=(c.vocab_size, c.hidden_size), initializer=init,
-            dtype="float32", autocast=False,
+            name="word_embeddings",
+            shape=(c.vocab_size, c.hidden_size),
+            initializer=init,
+            dtype="float32",
+            autocast=False,
         )
         self.token_type_embeddings = self.add_weight(
-            name="token_type_embeddings", shape=(c.type_vocab_size, c.hidden_size),
-            initializer=init, dtype="float32", autocast=False,
+            name="token_type_embeddings",
+            shape=(c.type_vocab_size, c.hidden_size),
+            initializer=init,
+            dtype="float32",
+            autocast=False,
         )
         self.position_embeddings = self.add_weight(
-            name="position_embeddings", shape=(c.max_position_embeddings, c.hidden_size),
-            initializer=init, dtype="float32", autocast=False,
+            name="position_embeddings",
+            shape=(c.max_position_embeddings, c.hidden_size),
+            initializer=init,
+            dtype="float32",
+            autocast=False,
         )
         self.layer_norm.build((None, None, c.hidden_size))
         self.built = True
@@ -388,7 +401,7 @@ class BertSelfAttention(_ConfiguredLayer):
         scores = tf.matmul(q, k, transpose_b=True)
         scores *= tf.cast(1.0 / math.sqrt(c.size_per_head), scores.dtype)
         scores += tf.cast(attention_bias, scores.dtype)
-        if scores.dtype.size >= 4 or _NATIVE_16BIT_SOFTMAX:
+        if scores.dtype.size >= 4 or (scores.dtype == tf.bfloat16 and _ONEDNN_BF16_SOFTMAX):
             probs = tf.nn.softmax(scores, axis=-1)
         else:
             # Softmax in float32 under a 16-bit policy: the exponentials and the sum need the range.
@@ -448,10 +461,8 @@ class BertResidualOutput(_ConfiguredLayer):
         return _layer_norm_2d(y, self.layer_norm)
 
     def call(self, x, residual, training=None):
-        batch, seq = _dims(residual)
         width = self.config.hidden_size
-        x = tf.cast(x, self.compute_dtype)
-        x2 = tf.reshape(x, [-1, x.shape[-1] if x.shape[-1] is not None else tf.shape(x)[-1]])
+        x2 = tf.reshape(tf.cast(x, self.compute_dtype), [-1, self.dense.kernel.shape[0]])
         r2 = tf.reshape(tf.cast(residual, _residual_dtype(self.compute_dtype)), [-1, width])
         out = self._project_add_norm_2d(x2, r2, training=training)
         return tf.reshape(tf.cast(out, self.compute_dtype), tf.shape(residual))
@@ -484,7 +495,10 @@ class BertIntermediate(_ConfiguredLayer):
         kwargs.setdefault("name", "intermediate")
         super().__init__(config, **kwargs)
         self.dense = _dense(
-            config, config.intermediate_size, "dense", activation=get_activation(config.hidden_act),
+            config,
+            config.intermediate_size,
+            "dense",
+            activation=get_activation(config.hidden_act),
             dtype=kwargs.get("dtype"),
         )
 
