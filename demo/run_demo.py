@@ -127,7 +127,7 @@ def main():
         "--do_train=True", "--do_eval=True", "--do_predict=True",
         "--max_seq_length=64", "--train_batch_size=16", "--learning_rate=1e-4",
         "--num_train_epochs=4", "--save_checkpoints_steps=1000", "--log_every_steps=10",
-        "--logtostderr", "--verbosity=0",
+        "--logtostderr", "--verbosity=-1",
     ])
     print("\nClassifier eval_results.txt (MiniLM fine-tuned on demo/classifier, 4 epochs):")
     print((classifier_dir / "eval_results.txt").read_text())
