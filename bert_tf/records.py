@@ -643,21 +643,8 @@ def classifier_dataset(
         [batch_size, max_seq_length]; ``label_ids`` [batch_size] (int32, or float32 for a
         regression); int32 ``is_real_example`` [batch_size].
     """
-    tf = _tensorflow()
-
     spec = classifier_feature_spec(max_seq_length, regression)
-    dataset = tf.data.TFRecordDataset([input_file])
-    if is_training:
-        dataset = dataset.repeat().shuffle(buffer_size=100, seed=seed)
-    dataset = dataset.map(
-        lambda record: decode_record(record, spec),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True,
-    )
-    if drop_remainder is None:
-        drop_remainder = is_training
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return fine_tuning_dataset(input_file, spec, batch_size, is_training, seed, drop_remainder)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -735,9 +722,25 @@ def squad_dataset(
         ``input_mask``, ``segment_ids`` [batch_size, max_seq_length]; for training also int32
         ``start_positions`` and ``end_positions`` [batch_size].
     """
+    spec = squad_feature_spec(max_seq_length, is_training)
+    return fine_tuning_dataset(input_file, spec, batch_size, is_training, seed, drop_remainder)
+
+
+def fine_tuning_dataset(
+    input_file: str,
+    spec: Mapping[str, "tf.io.FixedLenFeature"],
+    batch_size: int,
+    is_training: bool,
+    seed: int | None = None,
+    drop_remainder: bool | None = None,
+) -> "tf.data.Dataset":
+    """The input pipeline the original's fine-tuning scripts share.
+
+    Training repeats the file forever, shuffles with a buffer of 100 and drops a last smaller
+    batch; evaluation and prediction read the records once, in order, keeping every one.
+    """
     tf = _tensorflow()
 
-    spec = squad_feature_spec(max_seq_length, is_training)
     dataset = tf.data.TFRecordDataset([input_file])
     if is_training:
         dataset = dataset.repeat().shuffle(buffer_size=100, seed=seed)
