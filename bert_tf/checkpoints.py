@@ -462,6 +462,17 @@ def load_hf_weights(
     return assign_by_name(model, shapes, arrays.__getitem__, file, allow_missing)
 
 
+def bert_from_hf(folder: str) -> BertModel:
+    """A `BertModel` built from a Hugging Face folder's ``config.json`` with its weights loaded."""
+    config_path = os.path.join(folder, "config.json")
+    if not os.path.exists(config_path):
+        raise FileNotFoundError(f"No config.json in {folder}")
+    with open(config_path) as f:
+        model = BertModel(config_from_hf(json.load(f), source=config_path))
+    load_hf_weights(model, folder)
+    return model
+
+
 def convert_hf_to_google(input_dir: str, output_dir: str) -> str:
     """Turns a Hugging Face BERT folder into a Google checkpoint folder.
 

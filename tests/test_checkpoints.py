@@ -223,10 +223,8 @@ def test_safetensors_errors(tmp_path):
 
 def test_minilm_matches_float64_reference(tmp_path):
     folder = minilm_dir()
-    cfg = json.loads((folder / "config.json").read_text())
-    config = checkpoints.config_from_hf(cfg)
-    model = BertModel(config)
-    checkpoints.load_hf_weights(model, str(folder))
+    model = checkpoints.bert_from_hf(str(folder))
+    config = model.config
     raw = checkpoints.read_safetensors(str(folder / "model.safetensors"))
     weights = {}
     for name in checkpoints.google_variable_map(model):

@@ -8,7 +8,6 @@ import tensorflow as tf
 
 from conftest import minilm_dir, shared_data
 from bert_tf import checkpoints
-from bert_tf.modeling import BertModel
 from bert_tf.tasks.common import InputExample, convert_single_example
 from bert_tf.tokenization import FullTokenizer
 
@@ -32,8 +31,7 @@ def test_roc_auc_helper_on_hand_cases():
 def test_mean_pooled_embeddings_separate_mrpc_paraphrases(tmp_path):
     dev = shared_data("glue", "MRPC", "dev.tsv")
     folder = minilm_dir()
-    model = BertModel(checkpoints.config_from_hf(__import__("json").load(open(folder / "config.json"))))
-    checkpoints.load_hf_weights(model, str(folder))
+    model = checkpoints.bert_from_hf(str(folder))
     tokenizer = FullTokenizer(str(folder / "vocab.txt"), do_lower_case=True)
     with open(dev, encoding="utf-8-sig") as f:
         rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
