@@ -271,6 +271,10 @@ def test_bfloat16_policy_close_to_float32(tiny_config, rng):
     ids, mask, seg = _inputs(rng, 2, 12, 99)
     inputs = {"input_ids": ids, "input_mask": mask, "segment_ids": seg}
     a = f32(inputs)["sequence_output"].numpy()
-    out = bf16(inputs)["sequence_output"]
-    assert out.dtype == tf.bfloat16
-    np.testing.assert_allclose(tf.cast(out, tf.float32).numpy(), a, atol=0.1)
+    outputs = bf16(inputs)
+    out = outputs["sequence_output"]
+    # Outputs leave the model in float32 (only the matmuls ran in bfloat16), so the error is
+    # the accumulated one, below the 1e-2 the project promises for bfloat16 inference.
+    for name in ("sequence_output", "pooled_output", "embedding_output"):
+        assert outputs[name].dtype == tf.float32, name
+    np.testing.assert_allclose(out.numpy(), a, atol=1e-2)
