@@ -42,7 +42,7 @@ import numpy as np
 import tensorflow as tf
 from absl import flags, logging
 
-from bert_tf import checkpoints, cli, heads, metrics, records, tokenization, training
+from bert_tf import checkpoints, cli, export, heads, metrics, records, tokenization, training
 from bert_tf.modeling import BertConfig
 from bert_tf.optimization import create_optimizer
 from bert_tf.tasks import glue
@@ -83,6 +83,12 @@ flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "adamw is the origina
 flags.DEFINE_bool("use_bias_correction", False, "Add Adam bias correction (the original has none).")
 flags.DEFINE_integer("keep_checkpoint_max", 5, "Newest checkpoints kept in output_dir.")
 flags.DEFINE_integer("log_every_steps", 100, "Progress-line interval in steps.")
+flags.DEFINE_string(
+    "export_dir",
+    None,
+    "If set, the fine-tuned classifier is exported there as a SavedModel for TF Serving "
+    "(export_dir/<version>/, see export_saved_model.py).",
+)
 flags.DEFINE_integer(
     "random_seed",
     12345,
@@ -203,6 +209,33 @@ def main(_):
     if FLAGS.do_predict:
         for output_set in processor.predict_sets:
             _predict(trainer, processor, tokenizer, output_set)
+
+    if FLAGS.export_dir:
+        _export(config, processor, step)
+
+
+def _export(config: BertConfig, processor: glue.GlueProcessor, step: int) -> str:
+    """Exports the newest checkpoint in --output_dir to a new version in --export_dir."""
+    checkpoint = tf.train.latest_checkpoint(FLAGS.output_dir)
+    if step == 0 or checkpoint is None:
+        raise ValueError(
+            f"--export_dir needs a fine-tuned checkpoint in --output_dir={FLAGS.output_dir}; "
+            "run with --do_train first"
+        )
+    labels, pair_input = export.glue_task_inputs(processor)
+    path = export.export_saved_model(
+        model_type="classifier",
+        bert_config=config,
+        init_checkpoint=checkpoint,
+        vocab_file=FLAGS.vocab_file,
+        do_lower_case=FLAGS.do_lower_case,
+        max_seq_length=FLAGS.max_seq_length,
+        export_dir=FLAGS.export_dir,
+        labels=labels,
+        pair_input=pair_input,
+    )
+    logging.info("Exported %s (step %d) as a SavedModel to %s", checkpoint, step, path)
+    return path
 
 
 def _loss(outputs, features, total):

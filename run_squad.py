@@ -27,7 +27,7 @@ import random
 import tensorflow as tf
 from absl import flags, logging
 
-from bert_tf import cli, metrics, records, tokenization, training
+from bert_tf import cli, export, metrics, records, tokenization, training
 from bert_tf.heads import BertSpanLabeler, span_loss
 from bert_tf.modeling import BertConfig
 from bert_tf.optimization import create_optimizer
@@ -77,6 +77,12 @@ flags.DEFINE_bool("use_xla", False, "Compile the forward and backward pass with 
 flags.DEFINE_integer("gradient_accumulation_steps", 1, "Micro-batches per optimizer update.")
 flags.DEFINE_integer("keep_checkpoint_max", 5, "Newest checkpoints kept in output_dir.")
 flags.DEFINE_integer("log_every_steps", 100, "Progress-line interval in steps.")
+flags.DEFINE_string(
+    "export_dir",
+    None,
+    "If set, the fine-tuned model is exported there as a SavedModel for TF Serving "
+    "(export_dir/<version>/, see export_saved_model.py).",
+)
 flags.DEFINE_integer(
     "random_seed",
     None,
@@ -223,6 +229,31 @@ def main(_):
 
     if FLAGS.do_predict:
         predict(trainer, tokenizer)
+
+    if FLAGS.export_dir:
+        export_model(config)
+
+
+def export_model(config: BertConfig) -> str:
+    """Exports the newest checkpoint in --output_dir to a new version in --export_dir."""
+    checkpoint = tf.train.latest_checkpoint(FLAGS.output_dir)
+    if checkpoint is None:
+        raise ValueError(
+            f"--export_dir needs a fine-tuned checkpoint in --output_dir={FLAGS.output_dir}; "
+            "run with --do_train first"
+        )
+    path = export.export_saved_model(
+        model_type="squad",
+        bert_config=config,
+        init_checkpoint=checkpoint,
+        vocab_file=FLAGS.vocab_file,
+        do_lower_case=FLAGS.do_lower_case,
+        max_seq_length=FLAGS.max_seq_length,
+        export_dir=FLAGS.export_dir,
+        max_query_length=FLAGS.max_query_length,
+    )
+    logging.info("Exported %s as a SavedModel to %s", checkpoint, path)
+    return path
 
 
 def predict(trainer: training.Trainer, tokenizer) -> dict | None:

@@ -49,7 +49,7 @@ import tensorflow_text as tf_text
 
 from bert_tf import tokenization
 
-__all__ = ["GraphTokenizer", "truncate_pair_lengths"]
+__all__ = ["GraphTokenizer", "pack_inputs", "pack_pairs", "take_first", "truncate_pair_lengths"]
 
 VocabLike = Union[str, "os.PathLike[str]", Sequence[str], Mapping[str, int]]
 
@@ -405,6 +405,136 @@ def truncate_pair_lengths(
     new_a = tf.minimum(length_a, balanced_a)
     fits = length_a + length_b <= total
     return tf.where(fits, length_a, new_a), tf.where(fits, length_b, total - new_a)
+
+
+def take_first(ragged: tf.RaggedTensor, lengths: tf.Tensor) -> tf.RaggedTensor:
+    """Keeps the first `lengths[i]` values of row `i` of a 2-D ragged tensor.
+
+    Args:
+        ragged: `tf.RaggedTensor` of shape `[batch, (n)]`.
+        lengths: Integer tensor of shape `[batch]`, each at most the row's length.
+
+    Returns:
+        `tf.RaggedTensor` of shape `[batch, (lengths)]` with int64 row splits.
+    """
+    ragged = ragged.with_row_splits_dtype(tf.int64)
+    starts = ragged.row_splits[:-1]
+    positions = tf.ragged.range(starts, starts + tf.cast(lengths, tf.int64))
+    values = tf.gather(ragged.flat_values, positions.flat_values)
+    return tf.RaggedTensor.from_row_splits(values, positions.row_splits, validate=False)
+
+
+def pack_inputs(
+    segment_a: tf.RaggedTensor,
+    segment_b: tf.RaggedTensor,
+    max_seq_length: int,
+    cls_value: int | tf.Tensor,
+    sep_value: int | tf.Tensor,
+    pad_value: int | tf.Tensor = 0,
+    is_pair: tf.Tensor | None = None,
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Lays out `[CLS] A [SEP]`, or `[CLS] A [SEP] B [SEP]` where row `i` of B is not empty.
+
+    Nothing is truncated here: the caller cuts A and B to fit (`pack_pairs` does it the way the
+    classifier's training data was cut). The values need not be token ids: SQuAD serving lays
+    out per-token text offsets the same way, with -1 for the special tokens.
+
+    Args:
+        segment_a: `tf.RaggedTensor` `[batch, (n)]`, the first segment of each row.
+        segment_b: `tf.RaggedTensor` `[batch, (m)]`, the second segment; an empty row makes that
+            row a single sequence (no second `[SEP]`, all segment ids 0).
+        max_seq_length: Length of the padded output; `n + m + 3` must not exceed it.
+        cls_value: Value placed first (the `[CLS]` id).
+        sep_value: Value placed after each segment (the `[SEP]` id).
+        pad_value: Value of the padding positions.
+        is_pair: Optional bool tensor `[batch]`: which rows get the second `[SEP]` (and
+            segment 1) even when their B is empty (SQuAD's empty windows). Default: rows with
+            a non-empty B.
+
+    Returns:
+        `(values, input_mask, segment_ids)`, each of shape `[batch, max_seq_length]`; `values`
+        has the dtype of the segments, the other two are int32.
+    """
+    segment_a = segment_a.with_row_splits_dtype(tf.int64)
+    segment_b = segment_b.with_row_splits_dtype(tf.int64)
+    dtype = segment_a.dtype
+    batch = segment_a.nrows()
+    has_b = segment_b.row_lengths() > 0 if is_pair is None else tf.cast(is_pair, tf.bool)
+    column = tf.ones([batch, 1], dtype)
+    cls = tf.RaggedTensor.from_tensor(column * tf.cast(cls_value, dtype))
+    sep = tf.RaggedTensor.from_tensor(column * tf.cast(sep_value, dtype))
+    sep_b = tf.RaggedTensor.from_row_lengths(
+        tf.fill([tf.reduce_sum(tf.cast(has_b, tf.int64))], tf.cast(sep_value, dtype)),
+        tf.cast(has_b, tf.int64),
+        validate=False,
+    )
+    values = tf.concat([cls, segment_a, sep, segment_b, sep_b], axis=1)
+    first_length = segment_a.row_lengths() + 2
+    second_length = values.row_lengths() - first_length
+    segment_ids = tf.concat(
+        [
+            tf.RaggedTensor.from_row_lengths(
+                tf.zeros([tf.reduce_sum(first_length)], tf.int32), first_length, validate=False
+            ),
+            tf.RaggedTensor.from_row_lengths(
+                tf.ones([tf.reduce_sum(second_length)], tf.int32), second_length, validate=False
+            ),
+        ],
+        axis=1,
+    )
+    shape = [None, max_seq_length]
+    input_mask = tf.ones_like(values, dtype=tf.int32)
+    return (
+        values.to_tensor(default_value=tf.cast(pad_value, dtype), shape=shape),
+        input_mask.to_tensor(default_value=0, shape=shape),
+        segment_ids.to_tensor(default_value=0, shape=shape),
+    )
+
+
+def pack_pairs(
+    ids_a: tf.RaggedTensor,
+    ids_b: tf.RaggedTensor | None,
+    max_seq_length: int,
+    cls_id: int,
+    sep_id: int,
+) -> dict[str, tf.Tensor]:
+    """Truncates and packs token ids exactly as the classifier's training features were made.
+
+    As `bert_tf.tasks.common.pack_tokens`: a row whose B is empty (or `ids_b` None) is a single
+    sequence cut to `max_seq_length - 2` tokens; a pair is cut by `truncate_pair_lengths` to
+    `max_seq_length - 3` (tokens come off the end of the longer one). Then `pack_inputs`.
+
+    Args:
+        ids_a: `tf.RaggedTensor` of int32 ids `[batch, (n)]`.
+        ids_b: `tf.RaggedTensor` of int32 ids `[batch, (m)]`, or None for single sequences.
+        max_seq_length: Length of the packed features (at least 3).
+        cls_id: Id of `[CLS]`.
+        sep_id: Id of `[SEP]`.
+
+    Returns:
+        Dict of int32 `input_ids`, `input_mask`, `segment_ids`, each `[batch, max_seq_length]`.
+    """
+    if max_seq_length < 3:
+        raise ValueError(f"max_seq_length must be at least 3, got {max_seq_length}.")
+    ids_a = ids_a.with_row_splits_dtype(tf.int64)
+    if ids_b is None:
+        ids_b = tf.RaggedTensor.from_row_lengths(
+            tf.zeros([0], ids_a.dtype), tf.zeros_like(ids_a.row_lengths()), validate=False
+        )
+    ids_b = ids_b.with_row_splits_dtype(tf.int64)
+    length_a, length_b = ids_a.row_lengths(), ids_b.row_lengths()
+    pair_a, pair_b = truncate_pair_lengths(length_a, length_b, max_seq_length - 3)
+    is_pair = length_b > 0
+    keep_a = tf.where(is_pair, pair_a, tf.minimum(length_a, max_seq_length - 2))
+    keep_b = tf.where(is_pair, pair_b, 0)
+    input_ids, input_mask, segment_ids = pack_inputs(
+        take_first(ids_a, keep_a), take_first(ids_b, keep_b), max_seq_length, cls_id, sep_id
+    )
+    return {
+        "input_ids": tf.cast(input_ids, tf.int32),
+        "input_mask": input_mask,
+        "segment_ids": segment_ids,
+    }
 
 
 class GraphTokenizer(tf.Module):

@@ -10,6 +10,9 @@
    --do_eval, printing eval_results.txt.
 5. Fine-tuning: run_classifier.py fine-tunes the MiniLM checkpoint on the embedded sentiment set
    in demo/classifier (SST-2 layout), evaluates on its dev set and predicts its test set.
+6. Serving: the same run exports the classifier as a SavedModel (--export_dir), and a fresh
+   process that imports only tensorflow and tensorflow_text (demo/serve_exported.py) classifies
+   raw sentences with it.
 """
 
 import argparse
@@ -124,6 +127,7 @@ def main():
         f"--bert_config_file={model_dir / 'bert_config.json'}",
         f"--init_checkpoint={model_dir / 'bert_model.ckpt'}",
         f"--output_dir={classifier_dir}",
+        f"--export_dir={classifier_dir / 'export'}",
         "--do_train=True", "--do_eval=True", "--do_predict=True",
         "--max_seq_length=64", "--train_batch_size=16", "--learning_rate=1e-4",
         "--num_train_epochs=4", "--save_checkpoints_steps=1000", "--log_every_steps=10",
@@ -137,6 +141,14 @@ def main():
     print("Test predictions (P(negative), P(positive)):")
     for text, row in zip(test_texts, probabilities):
         print(f"  {row.replace(chr(9), '  ')}   {text}")
+
+    print("\nThe exported classifier, loaded in a fresh process (tensorflow + tensorflow_text only):")
+    run([
+        "demo/serve_exported.py",
+        str(classifier_dir / "export"),
+        str(REPO / "demo" / "classifier" / "test.tsv"),
+        str(classifier_dir / "test_results.tsv"),
+    ])
 
 
 if __name__ == "__main__":

@@ -359,3 +359,51 @@ def test_tensorflow_text_fast_bert_tokenizer_differs(pairs, vocab_file: Path) ->
     want = _expected(reference, texts)
     assert all(a != b for a, b in zip(theirs, want))
     assert graph.tokenize(tf.constant(texts)).to_list() == want
+
+
+def _ragged(rows: list[list[int]]) -> tf.RaggedTensor:
+    flat = [value for row in rows for value in row]
+    return tf.RaggedTensor.from_row_lengths(
+        tf.constant(flat, tf.int32, shape=[len(flat)]), [len(row) for row in rows]
+    )
+
+
+def test_pack_pairs_matches_the_training_layout() -> None:
+    """Random lengths, single rows (empty B) included, against `tasks.common.pack_tokens`."""
+    from bert_tf.tasks import common
+
+    rng = random.Random(5)
+    for max_seq_length in (3, 4, 9, 16):
+        rows_a = [[rng.randrange(5, 99) for _ in range(rng.randrange(0, 14))] for _ in range(60)]
+        rows_b = [[rng.randrange(5, 99) for _ in range(rng.randrange(0, 14))] for _ in range(60)]
+        packed = text_graph.pack_pairs(_ragged(rows_a), _ragged(rows_b), max_seq_length, 2, 3)
+        single = text_graph.pack_pairs(_ragged(rows_a), None, max_seq_length, 2, 3)
+        for row, (a, b) in enumerate(zip(rows_a, rows_b)):
+            for got, second in ((packed, b), (single, [])):
+                tokens, segments = common.pack_tokens(
+                    list(map(str, a)), list(map(str, second)), max_seq_length
+                )
+                ids = [{"[CLS]": 2, "[SEP]": 3}.get(t) or int(t) for t in tokens]
+                pad = [0] * (max_seq_length - len(ids))
+                assert got["input_ids"][row].numpy().tolist() == ids + pad
+                assert got["input_mask"][row].numpy().tolist() == [1] * len(ids) + pad
+                assert got["segment_ids"][row].numpy().tolist() == segments + pad
+
+
+def test_pack_inputs_forced_pairs_and_other_values() -> None:
+    values, mask, segments = text_graph.pack_inputs(
+        _ragged([[7, 8], [9]]),
+        _ragged([[], [4]]),
+        6,
+        -1,
+        -2,
+        pad_value=-9,
+        is_pair=tf.constant([True, True]),
+    )
+    assert values.numpy().tolist() == [[-1, 7, 8, -2, -2, -9], [-1, 9, -2, 4, -2, -9]]
+    assert mask.numpy().tolist() == [[1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 0]]
+    assert segments.numpy().tolist() == [[0, 0, 0, 0, 1, 0], [0, 0, 0, 1, 1, 0]]
+    assert text_graph.take_first(_ragged([[1, 2, 3], [4]]), tf.constant([2, 0])).to_list() == [
+        [1, 2],
+        [],
+    ]

@@ -1,0 +1,693 @@
+"""SavedModel export for TF Serving, and a predictor that keeps an export loaded.
+
+An export is a folder ``export_dir/<version>/`` (the layout TF Serving watches: it serves the
+highest integer) holding a SavedModel with three signatures:
+
+=====================  =================================================  ====================
+signature              inputs                                             what it does
+=====================  =================================================  ====================
+``serving_default``    ``text_a`` (and ``text_b`` for pairs): string      tokenizes in the
+                       ``[batch]``                                        graph, packs, runs
+``serve_token_ids``    ``input_ids``, ``input_mask``, ``segment_ids``:    runs the model
+                       int32 ``[batch, seq]``
+``serve_examples``     ``examples``: serialized ``tf.Example``s           parses Google's
+                       ``[batch]``                                        features, runs
+=====================  =================================================  ====================
+
+The raw-text path uses `text_graph.GraphTokenizer` (the ids of `FullTokenizer`, exactly) and
+truncates and packs as the training data was (`text_graph.pack_pairs`), so a served model sees
+what it was trained on. The SavedModel needs only `tensorflow` and `tensorflow_text` to load
+(the ops TF Serving must carry); `vocab.txt`, `labels.txt`, `bert_config.json` and
+`export_config.json` travel with it as assets.
+
+Each model type is one row of `MODEL_TYPES`: how to build its Keras model and how to name its
+outputs. A new head (e.g. token classification for NER) is a new row.
+
+Example:
+    >>> path = export_saved_model(
+    ...     model_type="classifier", bert_config=config, init_checkpoint=ckpt,
+    ...     vocab_file="vocab.txt", do_lower_case=True, max_seq_length=128,
+    ...     export_dir="/tmp/sst2", labels=["0", "1"])
+    >>> predictor = load("/tmp/sst2")  # the newest version
+    >>> predictor(["a lovely film"])["probabilities"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from bert_tf import checkpoints, heads, records, text_graph
+from bert_tf.modeling import BertConfig, BertModel
+
+__all__ = [
+    "EXAMPLES_KEY",
+    "MODEL_TYPES",
+    "SIGNATURE_EXAMPLES",
+    "SIGNATURE_TEXT",
+    "SIGNATURE_TOKEN_IDS",
+    "ModelType",
+    "Predictor",
+    "build_serving_module",
+    "export_onnx",
+    "export_saved_model",
+    "glue_task_inputs",
+    "latest_version",
+    "load",
+    "write_saved_model",
+]
+
+SIGNATURE_TEXT = "serving_default"
+SIGNATURE_TOKEN_IDS = "serve_token_ids"
+SIGNATURE_EXAMPLES = "serve_examples"
+# Input key of `serve_examples` (the name Estimator's parsing receivers used).
+EXAMPLES_KEY = "examples"
+# Whitespace that separates SQuAD context words (as `bert_tf.tasks.squad.is_squad_whitespace`).
+_SQUAD_WHITESPACE = "[ \\t\\r\\n\\x{202F}]+"
+_CONFIG_ASSET = "export_config.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelType:
+    """How one kind of model is built and served.
+
+    Attributes:
+        build: `(config, num_labels) -> keras.Model` taking a dict of ``input_ids``,
+            ``input_mask``, ``segment_ids`` and returning a dict of tensors; its variables
+            carry Google's checkpoint names.
+        outputs: `(model outputs, label strings) -> {output name: tensor}`, the signature
+            outputs (every tensor has the batch as first dimension).
+        text: How `serving_default` reads text: ``"pair"`` (``text_a``, optional per-row
+            ``text_b`` when the export takes pairs) or ``"squad"`` (``text_a`` the question,
+            ``text_b`` the context; adds context offsets to the outputs).
+    """
+
+    build: Callable[[BertConfig, int], keras.Model]
+    outputs: Callable[[Mapping[str, tf.Tensor], tf.Tensor], dict]
+    text: str = "pair"
+
+
+def _classifier_outputs(outputs: Mapping[str, tf.Tensor], label_strings: tf.Tensor) -> dict:
+    logits = outputs["logits"]
+    if "probabilities" not in outputs:  # a regression (STS-B): the score is the prediction
+        return {"logits": logits, "predictions": outputs["predictions"]}
+    predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    return {
+        "logits": logits,
+        "probabilities": outputs["probabilities"],
+        "predictions": predictions,
+        "labels": tf.gather(label_strings, predictions),
+    }
+
+
+def _span_outputs(outputs: Mapping[str, tf.Tensor], label_strings: tf.Tensor) -> dict:
+    del label_strings  # spans have no labels
+    return {"start_logits": outputs["start_logits"], "end_logits": outputs["end_logits"]}
+
+
+def _encoder_outputs(outputs: Mapping[str, tf.Tensor], label_strings: tf.Tensor) -> dict:
+    del label_strings
+    return {
+        "pooled_output": tf.cast(outputs["pooled_output"], tf.float32),
+        "sequence_output": tf.cast(outputs["sequence_output"], tf.float32),
+    }
+
+
+MODEL_TYPES: dict[str, ModelType] = {
+    "classifier": ModelType(
+        build=lambda config, num_labels: heads.BertClassifier(config, num_labels),
+        outputs=_classifier_outputs,
+    ),
+    "squad": ModelType(
+        build=lambda config, num_labels: heads.BertSpanLabeler(config),
+        outputs=_span_outputs,
+        text="squad",
+    ),
+    "encoder": ModelType(
+        build=lambda config, num_labels: BertModel(config, name="bert"),
+        outputs=_encoder_outputs,
+    ),
+}
+
+
+def _model_type(name: str) -> ModelType:
+    if name not in MODEL_TYPES:
+        raise ValueError(f"model_type={name!r} is not one of {', '.join(sorted(MODEL_TYPES))}")
+    return MODEL_TYPES[name]
+
+
+class _ServingModule(tf.Module):
+    """The object a SavedModel export holds: the model, the tokenizer, assets, signatures."""
+
+    def __init__(
+        self,
+        model: keras.Model,
+        model_type: str,
+        tokenizer: text_graph.GraphTokenizer,
+        max_seq_length: int,
+        labels: Sequence[str],
+        pair_input: bool,
+        max_query_length: int,
+        asset_paths: Mapping[str, str],
+    ) -> None:
+        super().__init__(name="bert_serving")
+        # The Keras model is held out of tracking: only the tf.Variables the signatures read are
+        # saved (below), as keras.export does. Saved as a tracked Keras model, its variables are
+        # restored by tf.saved_model.load but not by the session-based loader of TF Serving and
+        # saved_model_cli ("Resource ... does not exist").
+        self._model = _Untracked(model)
+        self.tokenizer = tokenizer
+        self._type_name = model_type
+        self.max_seq_length = int(max_seq_length)
+        self.max_query_length = int(max_query_length)
+        self.pair_input = bool(pair_input)
+        # One entry at least: tf.gather on an empty table would fail to trace.
+        self.label_strings = tf.constant(list(labels) or [""])
+        for token in ("[CLS]", "[SEP]"):
+            if token not in tokenizer.vocab:
+                raise ValueError(f"The vocabulary has no {token} token; BERT inputs need it.")
+        self._cls_id = tokenizer.vocab["[CLS]"]
+        self._sep_id = tokenizer.vocab["[SEP]"]
+        self._example_spec = records.feature_spec(
+            {name: self.max_seq_length for name in records.SEQUENCE_FEATURES}
+        )
+        for key, path in asset_paths.items():
+            setattr(self, key, tf.saved_model.Asset(path))
+
+        text = tf.TensorSpec([None], tf.string)
+        ids = tf.TensorSpec([None, None], tf.int32)
+        if _model_type(model_type).text == "squad":
+            self.serve_text = tf.function(self._serve_question_context, input_signature=[text] * 2)
+        elif self.pair_input:
+            self.serve_text = tf.function(self._serve_pair, input_signature=[text] * 2)
+        else:
+            self.serve_text = tf.function(self._serve_single, input_signature=[text])
+        self.serve_token_ids = tf.function(self._serve_token_ids, input_signature=[ids] * 3)
+        self.serve_examples = tf.function(self._serve_examples, input_signature=[text])
+        concrete = self.signatures()
+        used = {}
+        for function in concrete.values():
+            for variable in function.variables:
+                used.setdefault(id(variable), variable)
+        self.model_variables = list(used.values())
+
+    def signatures(self) -> dict:
+        """The concrete functions to save as signatures, by signature name."""
+        return {
+            SIGNATURE_TEXT: self.serve_text.get_concrete_function(),
+            SIGNATURE_TOKEN_IDS: self.serve_token_ids.get_concrete_function(),
+            SIGNATURE_EXAMPLES: self.serve_examples.get_concrete_function(),
+        }
+
+    def _run(self, features: Mapping[str, tf.Tensor]) -> dict:
+        outputs = self._model.value(dict(features), training=False)
+        return _model_type(self._type_name).outputs(outputs, self.label_strings)
+
+    def _serve_token_ids(self, input_ids, input_mask, segment_ids):
+        return self._run(
+            {"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids}
+        )
+
+    def _serve_examples(self, examples):
+        parsed = tf.io.parse_example(examples, self._example_spec)
+        return self._run({name: tf.cast(parsed[name], tf.int32) for name in self._example_spec})
+
+    def _serve_single(self, text_a):
+        features = text_graph.pack_pairs(
+            self.tokenizer.tokenize(text_a), None, self.max_seq_length, self._cls_id, self._sep_id
+        )
+        return self._run(features)
+
+    def _serve_pair(self, text_a, text_b):
+        with tf.control_dependencies([_same_batch(text_a, text_b)]):
+            ids_a = self.tokenizer.tokenize(text_a)
+        features = text_graph.pack_pairs(
+            ids_a, self.tokenizer.tokenize(text_b), self.max_seq_length, self._cls_id, self._sep_id
+        )
+        return self._run(features)
+
+    def _serve_question_context(self, text_a, text_b):
+        """SQuAD: the question (cut to max_query_length) and the context's first window."""
+        with tf.control_dependencies([_same_batch(text_a, text_b)]):
+            question = self.tokenizer.tokenize(text_a).with_row_splits_dtype(tf.int64)
+        question = text_graph.take_first(
+            question, tf.minimum(question.row_lengths(), self.max_query_length)
+        )
+        # As the original: the context is cut into whitespace-separated words, each tokenized
+        # on its own, so every token knows the word (and so the bytes) it came from.
+        words, starts, ends = tf_text.regex_split_with_offsets(text_b, _SQUAD_WHITESPACE)
+        words = words.with_row_splits_dtype(tf.int64)
+        pieces = self.tokenizer.tokenize(words.flat_values).with_row_splits_dtype(tf.int64)
+        token_splits = tf.gather(pieces.row_splits, words.row_splits)
+        word_of_token = pieces.value_rowids()
+        context = tf.RaggedTensor.from_row_splits(pieces.flat_values, token_splits, validate=False)
+        room = self.max_seq_length - 3 - question.row_lengths()
+        keep = tf.minimum(context.row_lengths(), room)
+        context = text_graph.take_first(context, keep)
+
+        def offsets(word_offsets: tf.RaggedTensor) -> tf.Tensor:
+            per_token = tf.RaggedTensor.from_row_splits(
+                tf.gather(word_offsets.flat_values, word_of_token), token_splits, validate=False
+            )
+            none = tf.RaggedTensor.from_row_lengths(
+                tf.fill([tf.reduce_sum(question.row_lengths())], tf.constant(-1, tf.int64)),
+                question.row_lengths(),
+                validate=False,
+            )
+            packed, _, _ = text_graph.pack_inputs(
+                none,
+                text_graph.take_first(per_token, keep),
+                self.max_seq_length,
+                -1,
+                -1,
+                -1,
+                is_pair=tf.ones_like(keep, tf.bool),
+            )
+            return packed
+
+        input_ids, input_mask, segment_ids = text_graph.pack_inputs(
+            question,
+            context,
+            self.max_seq_length,
+            self._cls_id,
+            self._sep_id,
+            is_pair=tf.ones_like(keep, tf.bool),
+        )
+        outputs = self._run(
+            {
+                "input_ids": tf.cast(input_ids, tf.int32),
+                "input_mask": input_mask,
+                "segment_ids": segment_ids,
+            }
+        )
+        outputs["start_offsets"] = offsets(starts.with_row_splits_dtype(tf.int64))
+        outputs["end_offsets"] = offsets(ends.with_row_splits_dtype(tf.int64))
+        return outputs
+
+
+class _Untracked:
+    """Holds an object that `tf.Module` must not track."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+def _same_batch(text_a: tf.Tensor, text_b: tf.Tensor) -> tf.Operation:
+    return tf.debugging.assert_equal(
+        tf.size(text_a),
+        tf.size(text_b),
+        message="text_a and text_b must hold the same number of texts (use an empty text_b "
+        "for a row without a second text)",
+    )
+
+
+def build_serving_module(
+    model: keras.Model,
+    model_type: str,
+    vocab_file: str,
+    do_lower_case: bool,
+    max_seq_length: int,
+    bert_config: BertConfig,
+    labels: Sequence[str] = (),
+    pair_input: bool = False,
+    max_query_length: int = 64,
+    work_dir: str | None = None,
+) -> _ServingModule:
+    """Wraps a built, loaded Keras model into the module `write_saved_model` saves.
+
+    Args:
+        model: The model of `model_type` (`MODEL_TYPES[model_type].build`), weights loaded.
+        model_type: A key of `MODEL_TYPES`.
+        vocab_file: The vocab.txt the model was trained with.
+        do_lower_case: Whether training lower-cased the text.
+        max_seq_length: Length raw text is packed to (as in training).
+        bert_config: The model's configuration (bundled as ``bert_config.json``).
+        labels: Label strings in id order (classifier); empty otherwise or for a regression.
+        pair_input: Whether `serving_default` takes ``text_b`` too (classifier, encoder).
+        max_query_length: SQuAD: question tokens kept.
+        work_dir: Folder for the asset files written here (labels, configs); must live until
+            the module is saved. A fresh temporary folder when None.
+
+    Returns:
+        The module; its `signatures()` are what `write_saved_model` exports.
+    """
+    _check_settings(model_type, bert_config, max_seq_length, max_query_length)
+    work_dir = work_dir or tempfile.mkdtemp(prefix="bert_export_")
+    labels = [str(label) for label in labels]
+    export_config = {
+        "model_type": model_type,
+        "do_lower_case": bool(do_lower_case),
+        "max_seq_length": int(max_seq_length),
+        "max_query_length": int(max_query_length),
+        "pair_input": bool(pair_input or MODEL_TYPES[model_type].text == "squad"),
+        "labels": labels,
+        "signatures": [SIGNATURE_TEXT, SIGNATURE_TOKEN_IDS, SIGNATURE_EXAMPLES],
+    }
+    written = {
+        "labels_file": ("labels.txt", "".join(label + "\n" for label in labels)),
+        "bert_config_file": ("bert_config.json", bert_config.to_json_string()),
+        "export_config_file": (_CONFIG_ASSET, json.dumps(export_config, indent=2) + "\n"),
+    }
+    asset_paths = {"vocab_file": _vocab_asset(vocab_file, work_dir)}
+    for key, (name, text) in written.items():
+        asset_paths[key] = os.path.join(work_dir, name)
+        with open(asset_paths[key], "w", encoding="utf-8") as f:
+            f.write(text)
+    tokenizer = text_graph.GraphTokenizer(vocab_file, do_lower_case=do_lower_case)
+    return _ServingModule(
+        model,
+        model_type,
+        tokenizer,
+        max_seq_length,
+        labels,
+        export_config["pair_input"],
+        max_query_length,
+        asset_paths,
+    )
+
+
+def _check_settings(
+    model_type: str, bert_config: BertConfig, max_seq_length: int, max_query_length: int
+) -> None:
+    _model_type(model_type)
+    if max_seq_length < 3 or max_seq_length > bert_config.max_position_embeddings:
+        raise ValueError(
+            f"max_seq_length={max_seq_length} must be in [3, max_position_embeddings="
+            f"{bert_config.max_position_embeddings}]"
+        )
+    if model_type == "squad" and max_seq_length - max_query_length <= 3:
+        raise ValueError(
+            f"max_seq_length={max_seq_length} must exceed max_query_length={max_query_length} "
+            "+ 3, to leave room for the context"
+        )
+
+
+def _vocab_asset(vocab_file: str, work_dir: str) -> str:
+    """The vocabulary, copied so that the asset is named vocab.txt whatever its source name."""
+    if not tf.io.gfile.exists(vocab_file):
+        raise FileNotFoundError(f"vocab_file: no such file: {vocab_file}")
+    path = os.path.join(work_dir, "vocab.txt")
+    tf.io.gfile.copy(vocab_file, path, overwrite=True)
+    return path
+
+
+def latest_version(export_dir: str) -> int | None:
+    """The highest integer-named version folder in `export_dir` (None when there is none)."""
+    if not tf.io.gfile.isdir(export_dir):
+        return None
+    versions = [
+        int(name.rstrip("/"))
+        for name in tf.io.gfile.listdir(export_dir)
+        if re.fullmatch(r"\d+/?", name)
+    ]
+    return max(versions) if versions else None
+
+
+def _new_version_path(export_dir: str, version: int | None) -> str:
+    """The version folder an export will take; it must not exist yet."""
+    if version is None:
+        version = (latest_version(export_dir) or 0) + 1
+    if int(version) < 0:
+        raise ValueError(f"export version must be a non-negative integer, got {version}")
+    final = os.path.join(export_dir, str(int(version)))
+    if tf.io.gfile.exists(final):
+        raise ValueError(
+            f"{final} exists already; pass another version or remove it (TF Serving serves "
+            "the highest version in the folder)"
+        )
+    return final
+
+
+def write_saved_model(module: _ServingModule, export_dir: str, version: int | None = None) -> str:
+    """Saves `module` as ``export_dir/<version>/``, all at once.
+
+    The SavedModel is written into a hidden folder beside the version and renamed when
+    complete, so a TF Serving watching `export_dir` never loads half an export.
+
+    Args:
+        module: From `build_serving_module`.
+        export_dir: The folder TF Serving watches (created if needed).
+        version: Integer version; None: one above the highest present (1 for a new folder).
+
+    Returns:
+        The path of the version folder.
+
+    Raises:
+        ValueError: If `version` is negative or already exported.
+    """
+    final = _new_version_path(export_dir, version)
+    version = int(os.path.basename(final))
+    tf.io.gfile.makedirs(export_dir)
+    staging = os.path.join(export_dir, f".tmp-{int(version)}")
+    if tf.io.gfile.exists(staging):
+        tf.io.gfile.rmtree(staging)
+    tf.saved_model.save(module, staging, signatures=module.signatures())
+    tf.io.gfile.rename(staging, final)
+    return final
+
+
+def export_saved_model(
+    *,
+    model_type: str,
+    bert_config: BertConfig,
+    init_checkpoint: str,
+    vocab_file: str,
+    do_lower_case: bool,
+    max_seq_length: int,
+    export_dir: str,
+    labels: Sequence[str] = (),
+    pair_input: bool = False,
+    max_query_length: int = 64,
+    version: int | None = None,
+) -> str:
+    """Builds the model of `model_type`, loads a checkpoint into it and exports it.
+
+    Args:
+        model_type: ``classifier``, ``squad`` or ``encoder`` (a key of `MODEL_TYPES`).
+        bert_config: The model's configuration.
+        init_checkpoint: A checkpoint prefix or folder in Google's names: Google's
+            ``bert_model.ckpt`` (encoder) or a fine-tuned ``model.ckpt-STEP`` (optimizer slots
+            and ``global_step`` are skipped). Every model variable must be in it.
+        vocab_file: The vocab.txt the model was trained with.
+        do_lower_case: Whether training lower-cased the text.
+        max_seq_length: Length raw text is packed to.
+        export_dir: The folder TF Serving watches; the export goes to a new version in it.
+        labels: Label strings in id order (classifier; empty for a regression).
+        pair_input: Whether `serving_default` takes ``text_b`` too (classifier, encoder).
+        max_query_length: SQuAD: question tokens kept.
+        version: See `write_saved_model`.
+
+    Returns:
+        The path of the version folder written.
+
+    Raises:
+        ValueError: If the model type is unknown or the checkpoint does not fit the model.
+        FileNotFoundError: If the checkpoint or vocabulary is missing.
+    """
+    kind = _model_type(model_type)
+    _check_settings(model_type, bert_config, max_seq_length, max_query_length)
+    _new_version_path(export_dir, version)  # fails before the slow part
+    num_labels = max(len(labels), 1)
+    model = kind.build(bert_config, num_labels)
+    # build() rather than a call on dummy inputs: Keras would save a signature of their dtype.
+    model.build()
+    checkpoints.load_google_checkpoint(model, init_checkpoint)
+    with tempfile.TemporaryDirectory(prefix="bert_export_") as work_dir:
+        module = build_serving_module(
+            model,
+            model_type,
+            vocab_file,
+            do_lower_case,
+            max_seq_length,
+            bert_config,
+            labels=labels,
+            pair_input=pair_input,
+            max_query_length=max_query_length,
+            work_dir=work_dir,
+        )
+        return write_saved_model(module, export_dir, version)
+
+
+def glue_task_inputs(processor) -> tuple[list, bool]:
+    """The label strings and whether texts come in pairs, for a `glue.GlueProcessor`."""
+    pair_input = any(layout.text_b is not None for layout in processor.layouts.values())
+    return processor.get_labels(), pair_input
+
+
+def export_onnx(
+    path: str, output_file: str, signature: str = SIGNATURE_TOKEN_IDS, opset: int = 17
+) -> str:
+    """Converts one signature of an export to ONNX with tf2onnx (an optional extra).
+
+    Only the token-id and tf.Example signatures convert: `serving_default` tokenizes with
+    tensorflow-text kernels, which ONNX has no operators for. tf2onnx runs in a subprocess
+    (it rewrites the graph with process-wide state) that registers tensorflow-text's ops first.
+
+    Args:
+        path: An export folder (its newest version) or one version folder.
+        output_file: Where the ``.onnx`` model is written.
+        signature: ``serve_token_ids`` (default) or ``serve_examples``.
+        opset: The ONNX opset to target.
+
+    Returns:
+        `output_file`.
+
+    Raises:
+        ValueError: For `serving_default` or an unknown signature.
+        ImportError: If tf2onnx is not installed (see requirements-onnx.txt).
+        RuntimeError: If the conversion fails (tf2onnx's last lines are in the message).
+    """
+    if signature == SIGNATURE_TEXT:
+        raise ValueError(
+            f"{SIGNATURE_TEXT} tokenizes with tensorflow-text kernels, which ONNX lacks; convert "
+            f"{SIGNATURE_TOKEN_IDS} (or {SIGNATURE_EXAMPLES}) and tokenize outside the model"
+        )
+    if signature not in (SIGNATURE_TOKEN_IDS, SIGNATURE_EXAMPLES):
+        raise ValueError(f"signature={signature!r} is not one of this export's signatures")
+    if importlib.util.find_spec("tf2onnx") is None:
+        raise ImportError("tf2onnx is not installed: pip install -r requirements-onnx.txt")
+    arguments = [
+        "tf2onnx.convert",
+        "--saved-model",
+        _version_path(path),
+        "--tag",
+        "serve",
+        "--signature_def",
+        signature,
+        "--opset",
+        str(int(opset)),
+        "--output",
+        output_file,
+    ]
+    code = (
+        "import runpy, sys, tensorflow_text; "
+        f"sys.argv = {arguments!r}; "
+        "runpy.run_module('tf2onnx.convert', run_name='__main__')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
+    if done.returncode != 0 or not os.path.exists(output_file):
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"tf2onnx could not convert {signature} of {path}:\n{tail}")
+    return output_file
+
+
+def _version_path(path: str) -> str:
+    """A version folder as given, or the newest version inside an export folder."""
+    if tf.io.gfile.exists(os.path.join(path, "saved_model.pb")):
+        return path
+    version = latest_version(path)
+    if version is None:
+        raise FileNotFoundError(
+            f"No SavedModel at {path}: expected saved_model.pb or integer version folders"
+        )
+    return os.path.join(path, str(version))
+
+
+class Predictor:
+    """Loads an export once and predicts many times, without a server.
+
+    The SavedModel's own signatures do the work, so this gives exactly what TF Serving gives.
+
+    Example:
+        >>> predictor = Predictor("/tmp/mrpc_export")  # newest version, or a version folder
+        >>> out = predictor(["The cat sat."], ["A cat was sitting."])
+        >>> out["probabilities"], out["labels"]
+
+    Attributes:
+        path: The version folder loaded.
+        config: The export's settings (``export_config.json``: model_type, labels, ...).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = _version_path(path)
+        self._loaded = tf.saved_model.load(self.path)
+        self._signatures = {name: self._loaded.signatures[name] for name in self._signature_names()}
+        config_path = self._loaded.export_config_file.asset_path.numpy().decode("utf-8")
+        with tf.io.gfile.GFile(config_path) as f:
+            self.config = json.load(f)
+
+    def _signature_names(self) -> list:
+        return [SIGNATURE_TEXT, SIGNATURE_TOKEN_IDS, SIGNATURE_EXAMPLES]
+
+    @property
+    def labels(self) -> list:
+        """Label strings in id order (empty unless a classifier)."""
+        return list(self.config["labels"])
+
+    def __call__(
+        self, text_a: Sequence[str], text_b: Sequence[str] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Predicts raw texts through `serving_default`.
+
+        Args:
+            text_a: The first (or only) texts; for SQuAD the questions.
+            text_b: The second texts (pair exports; "" for a row without one); for SQuAD the
+                contexts.
+
+        Returns:
+            {output name: numpy array}, batch first.
+
+        Raises:
+            ValueError: If `text_b` is given to an export of single texts, or missing for one
+                that needs it.
+        """
+        inputs = {"text_a": _strings(text_a)}
+        if self.config["pair_input"]:
+            if text_b is None:
+                if self.config["model_type"] == "squad":
+                    raise ValueError("A SQuAD export needs text_b: the contexts.")
+                text_b = [""] * len(inputs["text_a"])
+            inputs["text_b"] = _strings(text_b)
+        elif text_b is not None:
+            raise ValueError(
+                f"This export ({self.path}) takes single texts: pass text_a only, or export "
+                "with pair input"
+            )
+        return _numpy(self._signatures[SIGNATURE_TEXT](**inputs))
+
+    def predict_token_ids(self, input_ids, input_mask, segment_ids) -> dict[str, np.ndarray]:
+        """Predicts packed features (int [batch, seq] each) through `serve_token_ids`."""
+        return _numpy(
+            self._signatures[SIGNATURE_TOKEN_IDS](
+                input_ids=tf.constant(np.asarray(input_ids), tf.int32),
+                input_mask=tf.constant(np.asarray(input_mask), tf.int32),
+                segment_ids=tf.constant(np.asarray(segment_ids), tf.int32),
+            )
+        )
+
+    def predict_examples(self, serialized: Sequence[bytes]) -> dict[str, np.ndarray]:
+        """Predicts serialized ``tf.Example`` records through `serve_examples`."""
+        return _numpy(
+            self._signatures[SIGNATURE_EXAMPLES](**{EXAMPLES_KEY: tf.constant(list(serialized))})
+        )
+
+
+def load(path: str) -> Predictor:
+    """A `Predictor` for an export folder (its newest version) or one version folder."""
+    return Predictor(path)
+
+
+def _strings(texts) -> tf.Tensor:
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("Pass a list of texts (a batch), not one string.")
+    return tf.constant(
+        [text.encode("utf-8") if isinstance(text, str) else bytes(text) for text in texts],
+        dtype=tf.string,
+        shape=[len(texts)],
+    )
+
+
+def _numpy(outputs: Mapping[str, tf.Tensor]) -> dict[str, np.ndarray]:
+    return {name: value.numpy() for name, value in outputs.items()}

@@ -1,0 +1,96 @@
+"""Exports a BERT checkpoint as a SavedModel that TF Serving (or any TensorFlow) can serve.
+
+Writes ``--export_dir/<version>/`` (TF Serving serves the highest integer version it finds)
+with three signatures: ``serving_default`` (raw text ``text_a``, and ``text_b`` for pairs,
+tokenized in the graph exactly as `FullTokenizer` does), ``serve_token_ids`` (``input_ids``,
+``input_mask``, ``segment_ids``) and ``serve_examples`` (serialized ``tf.Example``s with
+Google's feature names). The SavedModel loads with ``tensorflow`` and ``tensorflow_text`` only.
+
+Example:
+    python export_saved_model.py --model_type=classifier --task_name=MRPC \
+      --bert_config_file=$BERT_DIR/bert_config.json --vocab_file=$BERT_DIR/vocab.txt \
+      --init_checkpoint=/tmp/mrpc_output/model.ckpt-343 --max_seq_length=128 \
+      --export_dir=/tmp/mrpc_export
+"""
+
+from absl import flags, logging
+
+from bert_tf import checkpoints, cli, export, tokenization
+from bert_tf.modeling import BertConfig
+from bert_tf.tasks import glue
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("bert_config_file", None, "The bert_config.json of the model.")
+flags.DEFINE_string("vocab_file", None, "The vocab.txt the model was trained with.")
+flags.DEFINE_bool("do_lower_case", True, "Lower-case input (True for uncased models).")
+flags.DEFINE_string(
+    "init_checkpoint",
+    None,
+    "Checkpoint prefix or folder: a fine-tuned model.ckpt-STEP (classifier, squad) or "
+    "Google's bert_model.ckpt (encoder).",
+)
+flags.DEFINE_enum("model_type", "classifier", sorted(export.MODEL_TYPES), "What to export.")
+flags.DEFINE_string(
+    "task_name", None, f"Classifier only: the task, for its labels ({', '.join(glue.TASK_NAMES)})."
+)
+flags.DEFINE_integer("max_seq_length", 128, "Tokens raw text is packed to, as in training.")
+flags.DEFINE_integer("max_query_length", 64, "SQuAD only: question tokens kept.")
+flags.DEFINE_string("export_dir", None, "The folder TF Serving watches; a new version goes in it.")
+flags.DEFINE_integer(
+    "export_version", None, "Version folder name; default: one above the highest present."
+)
+flags.DEFINE_bool(
+    "pair_input",
+    None,
+    "Whether serving_default takes text_b too. Default: from the task (classifier), False "
+    "(encoder); SQuAD always takes text_a (question) and text_b (context).",
+)
+flags.DEFINE_string("xnli_language", "zh", "XNLI only: accepted for run_classifier.py parity.")
+
+
+def main(_):
+    logging.set_verbosity(logging.INFO)
+    config = BertConfig.from_json_file(cli.require_file(FLAGS.bert_config_file, "bert_config_file"))
+    cli.check_max_seq_length(config, FLAGS.max_seq_length)
+    cli.require_file(FLAGS.vocab_file, "vocab_file")
+    if not FLAGS.init_checkpoint:
+        raise ValueError("--init_checkpoint is required")
+    checkpoints.list_checkpoint(FLAGS.init_checkpoint)  # Fails now, naming the path.
+    tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case, FLAGS.init_checkpoint)
+    if not FLAGS.export_dir:
+        raise ValueError("--export_dir is required")
+
+    labels, pair_input = [], bool(FLAGS.pair_input)
+    if FLAGS.model_type == "classifier":
+        if not FLAGS.task_name:
+            raise ValueError("--task_name is required with --model_type=classifier (its labels)")
+        labels, task_pairs = export.glue_task_inputs(
+            glue.get_processor(FLAGS.task_name, FLAGS.xnli_language)
+        )
+        pair_input = task_pairs if FLAGS.pair_input is None else FLAGS.pair_input
+    elif FLAGS.task_name:
+        logging.warning("--task_name is ignored with --model_type=%s", FLAGS.model_type)
+
+    path = export.export_saved_model(
+        model_type=FLAGS.model_type,
+        bert_config=config,
+        init_checkpoint=FLAGS.init_checkpoint,
+        vocab_file=FLAGS.vocab_file,
+        do_lower_case=FLAGS.do_lower_case,
+        max_seq_length=FLAGS.max_seq_length,
+        export_dir=FLAGS.export_dir,
+        labels=labels,
+        pair_input=pair_input,
+        max_query_length=FLAGS.max_query_length,
+        version=FLAGS.export_version,
+    )
+    logging.info("Exported %s (%s) to %s", FLAGS.init_checkpoint, FLAGS.model_type, path)
+    print(path)
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(
+        ["bert_config_file", "vocab_file", "init_checkpoint", "export_dir"]
+    )
+    cli.run(main)

@@ -1,0 +1,92 @@
+"""export_saved_model.py end to end: flags in, a served encoder out; errors name the flag."""
+
+import json
+
+import numpy as np
+import numpy_bert
+import pytest
+from absl import flags
+from absl.testing import flagsaver
+from conftest import TINY_CONFIG, write_tf1_checkpoint
+
+import export_saved_model
+from bert_tf import checkpoints, export
+from bert_tf.modeling import BertConfig, BertModel
+from bert_tf.tasks import common
+from bert_tf.tokenization import FullTokenizer
+
+FLAGS = flags.FLAGS
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cat", "sat", "dog", ".", "##s"]
+
+
+@pytest.fixture(scope="module")
+def google_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("export_script") / "tiny"
+    folder.mkdir()
+    config = dict(TINY_CONFIG)
+    (folder / "bert_config.json").write_text(json.dumps(config))
+    (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
+    write_tf1_checkpoint(
+        numpy_bert.random_weights(config, seed=9, scale=0.05), str(folder / "bert_model.ckpt")
+    )
+    return folder
+
+
+def _main(folder, export_dir, **overrides):
+    values = {
+        "bert_config_file": str(folder / "bert_config.json"),
+        "vocab_file": str(folder / "vocab.txt"),
+        "do_lower_case": True,
+        "init_checkpoint": str(folder / "bert_model.ckpt"),
+        "model_type": "encoder",
+        "task_name": None,
+        "max_seq_length": 12,
+        "max_query_length": 64,
+        "export_dir": str(export_dir),
+        "export_version": None,
+        "pair_input": None,
+        "xnli_language": "zh",
+    }
+    values.update(overrides)
+    if not FLAGS.is_parsed():
+        FLAGS.mark_as_parsed()
+    with flagsaver.flagsaver(**values):
+        export_saved_model.main([])
+
+
+def test_encoder_export_gives_the_encoders_outputs(google_folder, tmp_path):
+    _main(google_folder, tmp_path / "export", export_version=3, pair_input=True)
+    predictor = export.load(str(tmp_path / "export"))
+    assert predictor.path.endswith("/3")
+    texts = [("The cats sat.", "the dog"), ("dog", "")]
+    served = predictor([a for a, _ in texts], [b for _, b in texts])
+
+    model = BertModel(BertConfig.from_json_file(str(google_folder / "bert_config.json")))
+    checkpoints.load_google_checkpoint(model, str(google_folder / "bert_model.ckpt"))
+    tokenizer = FullTokenizer(str(google_folder / "vocab.txt"), do_lower_case=True)
+    features = [
+        common.convert_single_example(common.InputExample(i, a, b or None), tokenizer, 12)
+        for i, (a, b) in enumerate(texts)
+    ]
+    batch = {
+        name: np.array([getattr(f, name) for f in features], np.int32)
+        for name in ("input_ids", "input_mask", "segment_ids")
+    }
+    want = model(batch)
+    np.testing.assert_allclose(served["pooled_output"], want["pooled_output"], atol=1e-5)
+    np.testing.assert_allclose(served["sequence_output"], want["sequence_output"], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"model_type": "classifier"}, "--task_name is required"),
+        ({"model_type": "classifier", "task_name": "nope"}, "--task_name='nope'"),
+        ({"init_checkpoint": "/no/such/ckpt"}, "/no/such/ckpt"),
+        ({"max_seq_length": 1000}, "max_position_embeddings"),
+        ({"model_type": "squad", "max_seq_length": 12, "max_query_length": 10}, "max_query_length"),
+    ],
+)
+def test_bad_flags_are_named(google_folder, tmp_path, overrides, message):
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        _main(google_folder, tmp_path / "export", **overrides)
