@@ -33,12 +33,29 @@ LAYER_NORM_EPSILON = 1e-12
 MASK_ADDER = -10000.0
 
 
+_GELU_C = math.sqrt(2.0 / math.pi)
+
+
+@tf.custom_gradient
+def _gelu_tanh(x):
+    t = tf.tanh(_GELU_C * (x + 0.044715 * x * x * x))
+    half_x = 0.5 * x
+
+    def grad(dy):
+        # d/dx 0.5x(1 + t) = 0.5(1 + t) + 0.5x(1 - t^2) * c(1 + 3 * 0.044715 x^2): one pass over
+        # the saved x and t instead of differentiating each of the forward's ten ops.
+        inner_slope = _GELU_C * (1.0 + 3.0 * 0.044715 * x * x)
+        return dy * (0.5 * (1.0 + t) + half_x * (1.0 - t * t) * inner_slope)
+
+    return half_x * (1.0 + t), grad
+
+
 def gelu(x: tf.Tensor) -> tf.Tensor:
-    """Gaussian error linear unit, tanh approximation: what ``"gelu"`` means in Google's code."""
-    x = tf.convert_to_tensor(x)
-    cube = x * x * x
-    inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * cube)
-    return 0.5 * x * (1.0 + tf.tanh(inner))
+    """Gaussian error linear unit, tanh approximation: what ``"gelu"`` means in Google's code.
+
+    0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))), with its derivative written out.
+    """
+    return _gelu_tanh(tf.convert_to_tensor(x))
 
 
 def gelu_exact(x: tf.Tensor) -> tf.Tensor:
@@ -295,6 +312,34 @@ def _layer_norm_2d(x, layer_norm):
     return centered * scale + beta
 
 
+class BertDropout(keras.layers.Dropout):
+    """Dropout (in training only) drawing 16 random bits per element instead of a float32 uniform.
+
+    An element is dropped when its 16 bits are below ``round(rate * 65536)`` and the kept ones
+    are scaled by ``65536 / (65536 - threshold)``, so the drop probability is the rate to within
+    1/131072 (0.1 becomes 0.100006) and the expectation is kept exactly. Half the random words of
+    Keras' dropout: on a 2-core CPU the float32 draws were the largest cost after the matmuls in
+    a training step (about 7% of it under bfloat16). Seeded by the layer's Keras seed generator
+    like `keras.layers.Dropout`, so ``keras.utils.set_random_seed`` makes runs repeatable.
+    """
+
+    def call(self, inputs, training=False):
+        if not training or self.rate <= 0:
+            return inputs
+        if self.rate >= 1:
+            return tf.zeros_like(inputs)
+        threshold = min(65535, max(1, round(self.rate * 65536)))
+        seed = tf.cast(self.seed_generator.next(), tf.int32)
+        count = tf.size(inputs)
+        words = tf.random.stateless_uniform(
+            [(count + 1) // 2], seed=seed, minval=None, maxval=None, dtype=tf.uint32
+        )
+        bits = tf.reshape(tf.bitcast(words, tf.uint16), [-1])[:count]
+        keep = tf.reshape(bits >= threshold, tf.shape(inputs))
+        scale = tf.cast(65536.0 / (65536 - threshold), inputs.dtype)
+        return tf.where(keep, inputs * scale, tf.zeros([], inputs.dtype))
+
+
 def _onednn_enabled() -> bool:
     try:
         from tensorflow.python.util import _pywrap_util_port
@@ -321,7 +366,7 @@ class BertEmbeddings(_ConfiguredLayer):
         kwargs.setdefault("name", "embeddings")
         super().__init__(config, autocast=False, **kwargs)
         self.layer_norm = _layer_norm(dtype="float32")
-        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob, dtype="float32")
+        self.dropout = BertDropout(config.hidden_dropout_prob, dtype="float32")
 
     def build(self, input_shape=None):
         c = self.config
@@ -379,7 +424,7 @@ class BertSelfAttention(_ConfiguredLayer):
         self.query = _dense(config, config.hidden_size, "query", dtype=dtype)
         self.key = _dense(config, config.hidden_size, "key", dtype=dtype)
         self.value = _dense(config, config.hidden_size, "value", dtype=dtype)
-        self.dropout = keras.layers.Dropout(config.attention_probs_dropout_prob, dtype=dtype)
+        self.dropout = BertDropout(config.attention_probs_dropout_prob, dtype=dtype)
 
     def build(self, input_shape):
         for layer in (self.query, self.key, self.value):
@@ -442,7 +487,7 @@ class BertResidualOutput(_ConfiguredLayer):
         super().__init__(config, **kwargs)
         dtype = kwargs.get("dtype")
         self.dense = _dense(config, config.hidden_size, "dense", dtype=dtype)
-        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob, dtype=dtype)
+        self.dropout = BertDropout(config.hidden_dropout_prob, dtype=dtype)
         self.layer_norm = _layer_norm(dtype=dtype)
 
     def build(self, input_shape):

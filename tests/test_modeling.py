@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import numpy_bert
 from bert_tf import checkpoints
-from bert_tf.modeling import BertConfig, BertModel, gelu, gelu_exact, get_activation
+from bert_tf.modeling import BertConfig, BertDropout, BertModel, gelu, gelu_exact, get_activation
 
 # Google's published bert_config.json for BERT-Base, Uncased, byte for byte as json.dumps(indent=2,
 # sort_keys=True) writes it (the original's to_json_string).
@@ -103,6 +103,52 @@ def test_activations_match_their_formulas():
     # The two GELUs differ by a few 1e-4 around |x| = 2..3: "gelu" must not silently mean erf.
     grid = np.linspace(-4, 4, 81).astype(np.float32)
     assert np.abs(gelu(grid).numpy() - gelu_exact(grid).numpy()).max() > 1e-4
+
+
+def test_gelu_gradient_matches_its_formula():
+    # The derivative is written out by hand; check it against a float64 central difference of
+    # the tanh formula, and the float32 op against the float64 one.
+    xs = np.linspace(-6, 6, 241)
+
+    def f(x):
+        return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+
+    h = 1e-6
+    numeric = (f(xs + h) - f(xs - h)) / (2 * h)
+    for dtype, atol in ((tf.float64, 1e-8), (tf.float32, 1e-5)):
+        x = tf.constant(xs, dtype)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = gelu(x)
+        np.testing.assert_allclose(tape.gradient(y, x).numpy(), numeric, atol=atol)
+        np.testing.assert_allclose(y.numpy(), f(xs), atol=atol)
+
+
+def test_bert_dropout_rate_scale_and_seed():
+    import keras
+
+    layer = BertDropout(0.1)
+    x = tf.ones([400, 500])
+    np.testing.assert_array_equal(layer(x).numpy(), x.numpy())  # inference: identity
+    keras.utils.set_random_seed(7)
+    a = BertDropout(0.1)(x, training=True).numpy()
+    keras.utils.set_random_seed(7)
+    b = BertDropout(0.1)(x, training=True).numpy()
+    np.testing.assert_array_equal(a, b)  # repeatable under Keras' global seed
+    kept = a[a != 0]
+    # 16-bit threshold round(0.1 * 65536) = 6554: drop probability 6554/65536, kept x scaled so
+    # that the mean is unchanged.
+    np.testing.assert_allclose(kept, 65536 / (65536 - 6554), rtol=1e-6)
+    dropped = 1 - kept.size / a.size
+    sigma = math.sqrt(0.1 * 0.9 / a.size)
+    assert abs(dropped - 6554 / 65536) < 5 * sigma
+    assert abs(a.mean() - 1.0) < 5 * sigma * 65536 / (65536 - 6554)
+    # Odd sizes, bfloat16 and a second call draw fresh masks of the right shape.
+    c = BertDropout(0.5, dtype="bfloat16")(tf.ones([3, 7, 5], tf.bfloat16), training=True)
+    assert c.shape == (3, 7, 5) and c.dtype == tf.bfloat16
+    assert set(np.unique(tf.cast(c, tf.float32).numpy())) <= {0.0, 2.0}
+    layer = BertDropout(0.1)
+    assert not np.array_equal(layer(x, training=True).numpy(), layer(x, training=True).numpy())
 
 
 def expected_google_names(num_layers):
