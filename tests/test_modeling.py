@@ -324,3 +324,33 @@ def test_bfloat16_policy_close_to_float32(tiny_config, rng):
     for name in ("sequence_output", "pooled_output", "embedding_output"):
         assert outputs[name].dtype == tf.float32, name
     np.testing.assert_allclose(out.numpy(), a, atol=1e-2)
+
+
+def test_layer_norm_gradients_match_autodiff_of_the_formula():
+    import keras
+
+    from bert_tf import modeling
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.standard_normal((2, 5, 16)) * 3 + 1)
+    layer = keras.layers.LayerNormalization(epsilon=1e-12, dtype="float64")
+    layer.build((None, 16))
+    layer.gamma.assign(rng.standard_normal(16))
+    layer.beta.assign(rng.standard_normal(16))
+    dy = tf.constant(rng.standard_normal((2, 5, 16)))
+
+    def plain(x, gamma, beta):
+        mean = tf.reduce_mean(x, axis=-1, keepdims=True)
+        variance = tf.reduce_mean(tf.square(x - mean), axis=-1, keepdims=True)
+        return (x - mean) / tf.sqrt(variance + 1e-12) * gamma + beta
+
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours = modeling._layer_norm_2d(x, layer)
+        reference = plain(x, layer.gamma, layer.beta)
+        loss_ours = tf.reduce_sum(ours * dy)
+        loss_ref = tf.reduce_sum(reference * dy)
+    np.testing.assert_allclose(ours.numpy(), reference.numpy(), atol=1e-12)
+    sources = [x, layer.gamma, layer.beta]
+    for a, b in zip(tape.gradient(loss_ours, sources), tape.gradient(loss_ref, sources)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-10)
