@@ -4,6 +4,11 @@ Pretraining (``cls/``): the masked-LM head ``cls/predictions/transform/{dense,La
 ``cls/predictions/output_bias`` with output weights tied to the word embeddings, and the
 next-sentence head ``cls/seq_relationship/output_weights`` [2, hidden] and ``output_bias`` [2].
 Google's pretrained checkpoints ship these, so they load; ours save back in the same layout.
+
+Fine-tuning heads keep the original's ``output_weights`` [n, width] / ``output_bias`` [n] layout
+(used transposed): `BertClassifier` on the pooled output, `BertSpanLabeler` (``cls/squad``),
+`BertTokenClassifier` on every token, `BertFeatureTagger` (the paper's feature-based NER: frozen
+encoder, BiLSTM ``lstm_{i}/forward|backward``) and `BertMultipleChoice` (one scoring vector).
 """
 
 from __future__ import annotations
@@ -46,7 +51,9 @@ def add_output_projection(layer: keras.layers.Layer, num_outputs: int, width: in
         shape=(num_outputs, width),
         initializer=keras.initializers.TruncatedNormal(stddev=stddev),
     )
-    layer.output_bias = layer.add_weight(name="output_bias", shape=(num_outputs,), initializer="zeros")
+    layer.output_bias = layer.add_weight(
+        name="output_bias", shape=(num_outputs,), initializer="zeros"
+    )
 
 
 def project(layer: keras.layers.Layer, x: tf.Tensor) -> tf.Tensor:
@@ -98,8 +105,12 @@ class MaskedLMHead(_ConfiguredLayer):
     def call(self, sequence_output, positions, embedding_table):
         """Returns float32 log-probabilities of shape [batch_size * num_positions, vocab_size]."""
         x = self.transform(gather_indexes(sequence_output, positions))
-        logits = tf.matmul(tf.cast(x, tf.float32), embedding_table, transpose_b=True)
-        logits = tf.nn.bias_add(logits, tf.cast(self.output_bias, tf.float32))
+        # Both operands in the compute dtype: under a bfloat16 policy Keras has already cast the
+        # table argument, and a float32 x bfloat16 product would fall back to TF's slow
+        # SparseMatMul kernel instead of oneDNN (measured: ~10% of a MiniLM training step).
+        dtype = self.compute_dtype
+        logits = tf.matmul(tf.cast(x, dtype), tf.cast(embedding_table, dtype), transpose_b=True)
+        logits = tf.nn.bias_add(tf.cast(logits, tf.float32), tf.cast(self.output_bias, tf.float32))
         return tf.nn.log_softmax(logits, axis=-1)
 
 
@@ -349,3 +360,239 @@ def span_loss(outputs, features, total=None):
         log_probs = tf.nn.log_softmax(outputs[key], axis=-1)
         loss += tf.reduce_sum(-tf.gather(log_probs, labels, batch_dims=1)) / count
     return loss / 2.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Token tagging (CoNLL NER): fine-tuned, and the paper's feature-based recipe.
+
+
+def _token_outputs(logits: tf.Tensor) -> dict[str, tf.Tensor]:
+    return {"logits": logits, "probabilities": tf.nn.softmax(logits, axis=-1)}
+
+
+class BertTokenClassifier(keras.Model):
+    """A label for every token: ``output_weights`` [num_labels, hidden] on the sequence output.
+
+    The weights sit at the checkpoint's root beside ``bert/...`` (Google's names for a
+    fine-tuning head, as in `BertClassifier`); dropout with the config's `hidden_dropout_prob`
+    is applied to the sequence output in training.
+
+    Returns a dict with float32 ``logits`` and ``probabilities``
+    [batch_size, seq_length, num_labels].
+
+    Example:
+        >>> model = BertTokenClassifier(config, num_labels=9)
+        >>> model({"input_ids": ids, "input_mask": mask, "segment_ids": segments})["logits"]
+    """
+
+    def __init__(self, config: BertConfig, num_labels: int, **kwargs):
+        kwargs.setdefault("name", "bert_token_classifier")
+        dtype = kwargs.pop("dtype", None)
+        super().__init__(**kwargs)
+        if num_labels < 2:
+            raise ValueError(f"num_labels must be >= 2, got {num_labels}")
+        self.config = config
+        self.num_labels = num_labels
+        self.bert = BertModel(config, name="bert", dtype=dtype)
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+
+    def build(self, input_shape=None):
+        self.bert.build()
+        add_output_projection(self, self.num_labels, self.config.hidden_size, _HEAD_INIT_STDDEV)
+        self.built = True
+
+    def call(self, features, training=None):
+        sequence = tf.cast(self.bert(features, training=training)["sequence_output"], tf.float32)
+        return _token_outputs(project(self, self.dropout(sequence, training=training)))
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "num_labels": self.num_labels, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(BertConfig.from_dict(config.pop("config")), **config)
+
+
+class BidirectionalLstm(keras.layers.Layer):
+    """Two LSTMs over a sequence, ``forward`` and ``backward``; their outputs concatenated.
+
+    Like `keras.layers.Bidirectional`, but its variables are ``<name>/forward/lstm_cell/...``
+    and ``<name>/backward/lstm_cell/...`` (the wrapper would name the first
+    ``forward_<layer name>``).
+    """
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.units = units
+        self.forward = keras.layers.LSTM(
+            units, return_sequences=True, name="forward", dtype=kwargs.get("dtype")
+        )
+        self.backward = keras.layers.LSTM(
+            units,
+            return_sequences=True,
+            go_backwards=True,
+            name="backward",
+            dtype=kwargs.get("dtype"),
+        )
+
+    def build(self, input_shape):
+        self.forward.build(input_shape)
+        self.backward.build(input_shape)
+        self.built = True
+
+    def call(self, x, mask=None, training=None):
+        ahead = self.forward(x, mask=mask, training=training)
+        # The backward LSTM reads (and returns) the sequence reversed; padding at the end is
+        # masked, so it starts from a zero state at each sequence's last real token.
+        behind = tf.reverse(self.backward(x, mask=mask, training=training), axis=[1])
+        return tf.concat([ahead, behind], axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+class BertFeatureTagger(keras.Model):
+    """The BERT paper's feature-based NER: a frozen encoder under a two-layer BiLSTM.
+
+    The encoder runs in inference mode and gets no gradient; its last `num_feature_layers`
+    layers are concatenated per token (4 x hidden in the paper), go through `num_lstm_layers`
+    bidirectional LSTMs of `lstm_size` units each way (``lstm_{i}/forward``,
+    ``lstm_{i}/backward``; padding masked), and a softmax layer ``output_weights``
+    [num_labels, 2 * lstm_size], ``output_bias``. Only the LSTMs and the output layer train.
+
+    Returns a dict with float32 ``logits`` and ``probabilities``
+    [batch_size, seq_length, num_labels].
+    """
+
+    def __init__(
+        self,
+        config: BertConfig,
+        num_labels: int,
+        lstm_size: int = 768,
+        num_lstm_layers: int = 2,
+        num_feature_layers: int = 4,
+        **kwargs,
+    ):
+        kwargs.setdefault("name", "bert_feature_tagger")
+        dtype = kwargs.pop("dtype", None)
+        super().__init__(**kwargs)
+        if num_labels < 2:
+            raise ValueError(f"num_labels must be >= 2, got {num_labels}")
+        if not 1 <= num_feature_layers <= config.num_hidden_layers:
+            raise ValueError(
+                f"num_feature_layers={num_feature_layers}: the encoder has "
+                f"{config.num_hidden_layers} layers"
+            )
+        self.config = config
+        self.num_labels = num_labels
+        self.lstm_size = lstm_size
+        self.num_lstm_layers = num_lstm_layers
+        self.num_feature_layers = num_feature_layers
+        self.bert = BertModel(config, name="bert", dtype=dtype)
+        self.bert.trainable = False
+        self.lstms = [
+            BidirectionalLstm(lstm_size, name=f"lstm_{i}", dtype=dtype)
+            for i in range(num_lstm_layers)
+        ]
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+
+    def build(self, input_shape=None):
+        self.bert.build()
+        width = self.num_feature_layers * self.config.hidden_size
+        for lstm in self.lstms:
+            lstm.build((None, None, width))
+            width = 2 * self.lstm_size
+        add_output_projection(self, self.num_labels, width, _HEAD_INIT_STDDEV)
+        self.built = True
+
+    def call(self, features, training=None):
+        layers = self.bert(features, training=False)["all_encoder_layers"]
+        x = tf.stop_gradient(tf.concat(layers[-self.num_feature_layers :], axis=-1))
+        mask = features.get("input_mask") if isinstance(features, dict) else None
+        mask = None if mask is None else tf.cast(mask, tf.bool)
+        for lstm in self.lstms:
+            x = lstm(x, mask=mask, training=training)
+        x = self.dropout(tf.cast(x, tf.float32), training=training)
+        return _token_outputs(project(self, x))
+
+    def get_config(self):
+        return {
+            "config": self.config.to_dict(),
+            "num_labels": self.num_labels,
+            "lstm_size": self.lstm_size,
+            "num_lstm_layers": self.num_lstm_layers,
+            "num_feature_layers": self.num_feature_layers,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(BertConfig.from_dict(config.pop("config")), **config)
+
+
+def token_classification_loss(outputs, features, total=None):
+    """Mean cross entropy over the tokens that carry a label (``label_ids`` >= 0).
+
+    Positions with a negative label id ([CLS], [SEP], a word's later pieces, padding) count
+    for nothing; the mean is over the labelled tokens of the global batch.
+    """
+    total = total or (lambda x: x)
+    logits = outputs["logits"]
+    labels = tf.cast(features["label_ids"], tf.int32)
+    weights = tf.cast(labels >= 0, tf.float32)
+    log_probs = tf.nn.log_softmax(logits, axis=-1)
+    per_token = -tf.gather(log_probs, tf.maximum(labels, 0), batch_dims=2)
+    return tf.reduce_sum(weights * per_token) / tf.maximum(total(tf.reduce_sum(weights)), 1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Multiple choice (SWAG).
+
+
+class BertMultipleChoice(keras.Model):
+    """Scores each candidate's pooled [CLS] output with one vector; softmax over candidates.
+
+    Called with ``input_ids``, ``input_mask``, ``segment_ids`` of shape
+    [batch_size, num_choices, seq_length]; every candidate runs through the encoder on its own.
+    The scoring vector is ``output_weights`` [1, hidden] with ``output_bias`` [1] (Google's
+    head names); dropout on the pooled output in training.
+
+    Returns a dict with float32 ``logits`` and ``probabilities`` [batch_size, num_choices].
+    """
+
+    def __init__(self, config: BertConfig, **kwargs):
+        kwargs.setdefault("name", "bert_multiple_choice")
+        dtype = kwargs.pop("dtype", None)
+        super().__init__(**kwargs)
+        self.config = config
+        self.bert = BertModel(config, name="bert", dtype=dtype)
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+
+    def build(self, input_shape=None):
+        self.bert.build()
+        add_output_projection(self, 1, self.config.hidden_size, _HEAD_INIT_STDDEV)
+        self.built = True
+
+    def call(self, features, training=None):
+        input_ids = tf.convert_to_tensor(features["input_ids"])
+        shape = tf.shape(input_ids)
+        flat = {
+            name: tf.reshape(features[name], [-1, shape[-1]])
+            for name in ("input_ids", "input_mask", "segment_ids")
+            if name in features
+        }
+        pooled = tf.cast(self.bert(flat, training=training)["pooled_output"], tf.float32)
+        scores = project(self, self.dropout(pooled, training=training))
+        logits = tf.reshape(scores, [shape[0], shape[1]])
+        return {"logits": logits, "probabilities": tf.nn.softmax(logits, axis=-1)}
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(BertConfig.from_dict(config.pop("config")), **config)

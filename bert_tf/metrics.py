@@ -9,6 +9,7 @@ weighted by ``masked_lm_weights`` (padding predictions weigh 0), ``next_sentence
 from __future__ import annotations
 
 import collections
+import dataclasses
 import re
 import string
 
@@ -257,3 +258,215 @@ def _best_threshold(predictions, raw, na_probs, has_answer):
         if score > best:
             best, threshold = score, na_probs[qid]
     return 100.0 * best / len(raw), threshold
+
+
+# ---------------------------------------------------------------------------------------------
+# CoNLL named entities: the counting rules of the `conlleval` perl script (version 2004-01-26).
+#
+# conlleval reads one token per line, the gold tag and the guessed tag in the last two fields.
+# A tag is split at its first hyphen into a prefix (B, I, E, S, O, or the bracket tags [ ] .)
+# and a type ("" for O). A phrase starts and ends where the prefixes and types say so (the pairs
+# below); an I- tag after O or after another type starts a phrase, so IOB1 input is read right.
+# A blank line (or a line whose first field is -X-) is a boundary that counts as "O O" but not as
+# a token, so a phrase open at a sentence end is closed there. A phrase is correct when both
+# sides start it at the same token with the same type and both end it at the same token.
+
+# (previous prefix, current prefix) pairs after which a phrase has ended.
+_CHUNK_END = frozenset(
+    [("B", t) for t in "BOS"]
+    + [("I", t) for t in "BOS"]
+    + [("E", t) for t in "EIOSB"]
+    + [("S", t) for t in "EIOSB"]
+)
+# (previous prefix, current prefix) pairs at which a phrase starts.
+_CHUNK_START = frozenset(
+    [(p, "B") for p in "BIOSE"]
+    + [(p, "S") for p in "BIOSE"]
+    + [(p, "I") for p in "OSE"]
+    + [(p, "E") for p in "SEO"]
+)
+_CONLL_BOUNDARY = "-X-"
+
+
+def split_chunk_tag(tag: str) -> tuple[str, str]:
+    """``"B-PER"`` -> ``("B", "PER")``; ``"O"`` -> ``("O", "")``; the type may hold hyphens."""
+    prefix, hyphen, kind = tag.partition("-")
+    return (prefix, kind) if hyphen else (tag, "")
+
+
+def _chunk_ended(prev: str, prev_type: str, tag: str, kind: str) -> bool:
+    if (prev, tag) in _CHUNK_END or prev in ("[", "]"):
+        return True
+    return prev not in ("O", ".") and prev_type != kind
+
+
+def _chunk_started(prev: str, prev_type: str, tag: str, kind: str) -> bool:
+    if (prev, tag) in _CHUNK_START or tag in ("[", "]"):
+        return True
+    return tag not in ("O", ".") and prev_type != kind
+
+
+@dataclasses.dataclass
+class ChunkCounts:
+    """conlleval's tallies: tokens, correct tags, and phrases found/guessed/correct per type."""
+
+    tokens: int = 0
+    correct_tags: int = 0
+    found_correct: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    found_guessed: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    correct_chunks: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+
+    def scores(self) -> dict:
+        """conlleval's numbers, in percent as it prints them.
+
+        Returns:
+            {"accuracy", "precision", "recall", "f1", "types": {type: {"precision", "recall",
+            "f1", "found"}}}; a ratio with a zero denominator is 0, as in conlleval. Types are
+            every type seen on either side, sorted.
+        """
+        out = _prf(
+            sum(self.correct_chunks.values()),
+            sum(self.found_guessed.values()),
+            sum(self.found_correct.values()),
+        )
+        out["accuracy"] = 100.0 * self.correct_tags / self.tokens if self.tokens else 0.0
+        out["types"] = {}
+        for kind in sorted(set(self.found_correct) | set(self.found_guessed)):
+            scores = _prf(
+                self.correct_chunks[kind], self.found_guessed[kind], self.found_correct[kind]
+            )
+            scores["found"] = self.found_guessed[kind]
+            out["types"][kind] = scores
+        return out
+
+    def report(self) -> str:
+        """The text conlleval prints for these counts (overall line, then one line per type)."""
+        scores = self.scores()
+        lines = [
+            (
+                f"processed {self.tokens} tokens with {sum(self.found_correct.values())} "
+                f"phrases; found: {sum(self.found_guessed.values())} phrases; "
+                f"correct: {sum(self.correct_chunks.values())}."
+            )
+        ]
+        if self.tokens:
+            lines.append(
+                f"accuracy: {scores['accuracy']:6.2f}%; precision: {scores['precision']:6.2f}%; "
+                f"recall: {scores['recall']:6.2f}%; FB1: {scores['f1']:6.2f}"
+            )
+        for kind, s in scores["types"].items():
+            lines.append(
+                f"{kind:>17}: precision: {s['precision']:6.2f}%; recall: {s['recall']:6.2f}%; "
+                f"FB1: {s['f1']:6.2f}  {s['found']}"
+            )
+        return "\n".join(lines) + "\n"
+
+
+def _prf(correct: int, guessed: int, gold: int) -> dict:
+    precision = 100.0 * correct / guessed if guessed else 0.0
+    recall = 100.0 * correct / gold if gold else 0.0
+    total = precision + recall
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / total if total else 0.0,
+    }
+
+
+def count_chunks(items) -> ChunkCounts:
+    """Runs conlleval's counting over a stream of tokens and sentence boundaries.
+
+    Args:
+        items: iterable of ``(gold_tag, guessed_tag)`` for a token, or None for a boundary
+            (a blank line in conlleval's input).
+
+    Returns:
+        The `ChunkCounts`.
+    """
+    counts = ChunkCounts()
+    last_gold, last_gold_type, last_guess, last_guess_type = "O", "", "O", ""
+    matching = False  # Both sides are inside the same phrase, so far identical.
+    for item in items:
+        boundary = item is None
+        gold, gold_type = split_chunk_tag("O" if boundary else item[0])
+        guess, guess_type = split_chunk_tag("O" if boundary else item[1])
+        if matching:
+            gold_ended = _chunk_ended(last_gold, last_gold_type, gold, gold_type)
+            guess_ended = _chunk_ended(last_guess, last_guess_type, guess, guess_type)
+            if gold_ended and guess_ended and last_gold_type == last_guess_type:
+                matching = False
+                counts.correct_chunks[last_gold_type] += 1
+            elif gold_ended != guess_ended or gold_type != guess_type:
+                matching = False
+        gold_started = _chunk_started(last_gold, last_gold_type, gold, gold_type)
+        guess_started = _chunk_started(last_guess, last_guess_type, guess, guess_type)
+        if gold_started and guess_started and gold_type == guess_type:
+            matching = True
+        if gold_started:
+            counts.found_correct[gold_type] += 1
+        if guess_started:
+            counts.found_guessed[guess_type] += 1
+        if not boundary:
+            counts.tokens += 1
+            counts.correct_tags += int(gold == guess and gold_type == guess_type)
+        last_gold, last_gold_type, last_guess, last_guess_type = gold, gold_type, guess, guess_type
+    if matching:
+        counts.correct_chunks[last_gold_type] += 1
+    return counts
+
+
+def conlleval_sentences(sentences) -> ChunkCounts:
+    """conlleval over sentences, each a sequence of ``(gold_tag, guessed_tag)`` pairs.
+
+    The same as conlleval on a file with a blank line after each sentence.
+    """
+
+    def items():
+        for sentence in sentences:
+            yield from sentence
+            yield None
+
+    return count_chunks(items())
+
+
+def conlleval_lines(lines, source: str = "input") -> ChunkCounts:
+    """conlleval over the lines of its input format: fields split on whitespace, the gold and
+    the guessed tag last; blank lines and lines starting with -X- are boundaries.
+
+    Raises:
+        ValueError: a line has fewer than two fields, or a different number of fields than the
+            first line (conlleval stops there too), naming the line.
+    """
+    width = None
+
+    def items():
+        nonlocal width
+        for number, line in enumerate(lines, start=1):
+            fields = line.split()
+            if not fields or fields[0] == _CONLL_BOUNDARY:
+                yield None
+                continue
+            if width is None:
+                width = len(fields)
+            if len(fields) != width or width < 2:
+                raise ValueError(
+                    f"{source}, line {number}: {len(fields)} fields, expected {width} "
+                    "(token ... gold_tag guessed_tag)"
+                )
+            yield fields[-2], fields[-1]
+
+    return count_chunks(items())
+
+
+def ner_eval_results(counts: ChunkCounts, prefix: str = "eval_") -> dict[str, float]:
+    """Flat ``eval_results.txt`` entries: conlleval's overall and per-type numbers (percent).
+
+    Keys: ``eval_precision``, ``eval_recall``, ``eval_f1``, ``eval_accuracy`` and, per entity
+    type, ``eval_<TYPE>_precision``, ``eval_<TYPE>_recall``, ``eval_<TYPE>_f1``.
+    """
+    scores = counts.scores()
+    out = {f"{prefix}{k}": scores[k] for k in ("precision", "recall", "f1", "accuracy")}
+    for kind, values in scores["types"].items():
+        for name in ("precision", "recall", "f1"):
+            out[f"{prefix}{kind}_{name}"] = values[name]
+    return out

@@ -753,3 +753,128 @@ def fine_tuning_dataset(
         drop_remainder = is_training
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+# ----------------------------------------------------------------------------------------------
+# Token tagging (CoNLL NER): the records of run_ner.py
+# ----------------------------------------------------------------------------------------------
+#
+# ``input_ids``, ``input_mask``, ``segment_ids`` and ``label_ids`` (int64, ``max_seq_length``
+# each): one label id per token, -1 (``bert_tf.tasks.conll.IGNORE_LABEL``) where nothing is
+# trained or scored ([CLS], [SEP], a word's later pieces, context words, padding).
+
+NER_FEATURES: tuple[str, ...] = SEQUENCE_FEATURES + ("label_ids",)
+# The files run_ner.py writes in --output_dir.
+NER_RECORD_FILES = {
+    "train": "train.tf_record",
+    "eval": "eval.tf_record",
+    "predict": "predict.tf_record",
+}
+
+
+def ner_feature_spec(max_seq_length: int) -> dict[str, "tf.io.FixedLenFeature"]:
+    """Parsing spec of a token-tagging record: every feature has `max_seq_length` values."""
+    return feature_spec({name: max_seq_length for name in NER_FEATURES})
+
+
+def write_ner_records(output_file: str, records: Iterable[Mapping[str, FeatureValues]]) -> int:
+    """Writes token-tagging records (feature name -> values) to one TFRecord file.
+
+    Returns:
+        The number of records written.
+    """
+    with RoundRobinWriter([output_file]) as writer:
+        for features in records:
+            writer.write(serialize_example(features))
+    return writer.total
+
+
+def ner_dataset(
+    input_file: str,
+    batch_size: int,
+    max_seq_length: int,
+    is_training: bool,
+    seed: int | None = None,
+    drop_remainder: bool | None = None,
+) -> "tf.data.Dataset":
+    """Batches of token-tagging features (int32 [batch_size, max_seq_length] each).
+
+    Training repeats the file forever, shuffles with a buffer of 100 and drops a last smaller
+    batch; evaluation and prediction read the records once, in order, keeping every one.
+    """
+    spec = ner_feature_spec(max_seq_length)
+    return fine_tuning_dataset(input_file, spec, batch_size, is_training, seed, drop_remainder)
+
+
+# ----------------------------------------------------------------------------------------------
+# Multiple choice (SWAG): the records of run_swag.py
+# ----------------------------------------------------------------------------------------------
+#
+# ``input_ids``, ``input_mask``, ``segment_ids`` (int64, ``num_choices * max_seq_length``: the
+# candidates one after the other), ``label_ids`` (the correct candidate) and
+# ``is_real_example`` (int64, one value each, parsed as scalars). Readers get the token
+# features back as [batch_size, num_choices, max_seq_length].
+
+MULTIPLE_CHOICE_FEATURES: tuple[str, ...] = SEQUENCE_FEATURES + ("label_ids", "is_real_example")
+# The files run_swag.py writes in --output_dir.
+MULTIPLE_CHOICE_RECORD_FILES = {
+    "train": "train.tf_record",
+    "eval": "eval.tf_record",
+    "predict": "predict.tf_record",
+}
+
+
+def multiple_choice_feature_spec(
+    max_seq_length: int, num_choices: int
+) -> dict[str, "tf.io.FixedLenFeature"]:
+    """Parsing spec of a multiple-choice record (token features flattened over the choices)."""
+    tf = _tensorflow()
+
+    spec = feature_spec({name: num_choices * max_seq_length for name in SEQUENCE_FEATURES})
+    spec["label_ids"] = tf.io.FixedLenFeature([], tf.int64)
+    spec["is_real_example"] = tf.io.FixedLenFeature([], tf.int64)
+    return spec
+
+
+def write_multiple_choice_records(
+    output_file: str, records: Iterable[Mapping[str, FeatureValues]]
+) -> int:
+    """Writes multiple-choice records (feature name -> values) to one TFRecord file.
+
+    Returns:
+        The number of records written.
+    """
+    with RoundRobinWriter([output_file]) as writer:
+        for features in records:
+            writer.write(serialize_example(features))
+    return writer.total
+
+
+def multiple_choice_dataset(
+    input_file: str,
+    batch_size: int,
+    max_seq_length: int,
+    num_choices: int,
+    is_training: bool,
+    seed: int | None = None,
+    drop_remainder: bool | None = None,
+) -> "tf.data.Dataset":
+    """Batches of multiple-choice features.
+
+    Returns:
+        A dataset of dicts: int32 ``input_ids``, ``input_mask``, ``segment_ids``
+        [batch_size, num_choices, max_seq_length]; int32 ``label_ids`` and
+        ``is_real_example`` [batch_size].
+    """
+    tf = _tensorflow()
+
+    spec = multiple_choice_feature_spec(max_seq_length, num_choices)
+    dataset = fine_tuning_dataset(input_file, spec, batch_size, is_training, seed, drop_remainder)
+
+    def unflatten(features):
+        features = dict(features)
+        for name in SEQUENCE_FEATURES:
+            features[name] = tf.reshape(features[name], [-1, num_choices, max_seq_length])
+        return features
+
+    return dataset.map(unflatten)

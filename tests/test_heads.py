@@ -1,6 +1,7 @@
 """Pretraining heads: Google's names, the original's loss, loading Google's pretrained heads."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import numpy_bert
@@ -105,3 +106,97 @@ def test_gather_indexes():
     seq = tf.reshape(tf.range(2 * 4 * 3, dtype=tf.float32), [2, 4, 3])
     out = gather_indexes(seq, tf.constant([[0, 3], [1, 1]])).numpy()
     np.testing.assert_array_equal(out, [[0, 1, 2], [9, 10, 11], [15, 16, 17], [15, 16, 17]])
+
+
+# ---------------------------------------------------------------------------------------------
+# Token tagging and multiple choice.
+
+
+def _tagging_batch(rng, batch=2, seq=7, vocab=99):
+    ids = rng.integers(5, vocab, size=(batch, seq)).astype(np.int32)
+    mask = np.ones_like(ids)
+    mask[1, 4:] = 0
+    ids[1, 4:] = 0
+    labels = rng.integers(0, 5, size=(batch, seq)).astype(np.int32)
+    labels[:, 0] = -1  # [CLS]
+    labels[0, 3] = -1  # a later word piece
+    labels[1, 3:] = -1  # [SEP] and padding
+    return {"input_ids": ids, "input_mask": mask, "segment_ids": np.zeros_like(ids)}, labels
+
+
+def test_token_classifier_names_outputs_and_loss(tiny_config, rng):
+    from bert_tf.heads import BertTokenClassifier, token_classification_loss
+
+    model = BertTokenClassifier(tiny_config, num_labels=5)
+    model.build()
+    names = checkpoints.google_variable_map(model)
+    assert tuple(names["output_weights"].shape) == (5, 32)
+    assert tuple(names["output_bias"].shape) == (5,)
+    assert not [n for n in names if not n.startswith("bert/") and not n.startswith("output_")]
+    features, labels = _tagging_batch(rng)
+    outputs = model(features, training=False)
+    logits = outputs["logits"].numpy()
+    assert logits.shape == (2, 7, 5)
+    np.testing.assert_allclose(outputs["probabilities"].numpy().sum(-1), 1.0, rtol=1e-5)
+    # The head is output_weights^T on the encoder's sequence output.
+    sequence = model.bert(features, training=False)["sequence_output"].numpy()
+    expected = sequence @ names["output_weights"].numpy().T + names["output_bias"].numpy()
+    np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-5)
+    # The loss: mean cross entropy over positions with a label id >= 0 only.
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    scored = labels >= 0
+    picked = np.take_along_axis(log_probs, np.maximum(labels, 0)[..., None], -1)[..., 0]
+    loss = token_classification_loss(outputs, dict(features, label_ids=labels))
+    assert float(loss) == pytest.approx(-picked[scored].mean(), rel=1e-5)
+    clone = BertTokenClassifier.from_config(model.get_config())
+    assert clone.num_labels == 5 and clone.config == tiny_config
+
+
+def test_feature_tagger_freezes_the_encoder_and_masks_padding(tiny_config, rng):
+    from bert_tf.heads import BertFeatureTagger
+
+    model = BertFeatureTagger(tiny_config, 5, lstm_size=6, num_feature_layers=2)
+    model.build()
+    assert all(v.path.split("/")[1] != "bert" for v in model.trainable_variables)
+    trainable = {checkpoints.google_variable_map(model)[n].path for n in ("output_weights",)}
+    assert trainable <= {v.path for v in model.trainable_variables}
+    features, _ = _tagging_batch(rng)
+    logits = model(features, training=False)["logits"].numpy()
+    assert logits.shape == (2, 7, 5)
+    # Different padding after the real tokens changes nothing at the real positions (the
+    # backward LSTM starts at each sequence's last real token).
+    other = dict(features, input_ids=features["input_ids"].copy())
+    other["input_ids"][1, 4:] = 7
+    again = model(other, training=False)["logits"].numpy()
+    np.testing.assert_allclose(again[1, :4], logits[1, :4], rtol=1e-5, atol=1e-6)
+    # And the second sequence alone, unpadded, gives the same real-position outputs.
+    alone = {k: v[1:2, :4] for k, v in features.items()}
+    np.testing.assert_allclose(
+        model(alone, training=False)["logits"].numpy()[0], logits[1, :4], rtol=1e-4, atol=1e-5
+    )
+    # The encoder gets no gradient.
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model(features, training=True)["logits"])
+    grads = tape.gradient(loss, model.bert.weights)
+    assert all(g is None for g in grads)
+    with pytest.raises(ValueError, match="num_feature_layers=3: the encoder has 2 layers"):
+        BertFeatureTagger(tiny_config, 5, num_feature_layers=3)
+
+
+def test_multiple_choice_scores_each_candidate_with_one_vector(tiny_config, rng):
+    from bert_tf.heads import BertMultipleChoice
+
+    model = BertMultipleChoice(tiny_config)
+    model.build()
+    names = checkpoints.google_variable_map(model)
+    assert tuple(names["output_weights"].shape) == (1, 32)
+    ids = rng.integers(5, 99, size=(2, 4, 6)).astype(np.int32)
+    features = {"input_ids": ids, "input_mask": np.ones_like(ids), "segment_ids": 0 * ids}
+    outputs = model(features, training=False)
+    assert outputs["logits"].shape == (2, 4)
+    # Each candidate on its own: pooled output . output_weights + output_bias.
+    for choice in range(4):
+        pooled = model.bert({k: v[:, choice] for k, v in features.items()})["pooled_output"]
+        expected = pooled.numpy() @ names["output_weights"].numpy()[0] + names["output_bias"][0]
+        np.testing.assert_allclose(outputs["logits"][:, choice], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(outputs["probabilities"].numpy().sum(1), 1.0, rtol=1e-6)

@@ -193,3 +193,30 @@ def test_check_record_shapes(tmp_path):
         records.check_record_shapes(str(empty), SEQ, PRED)
     with pytest.raises(FileNotFoundError):
         records.check_record_shapes(str(tmp_path / "missing.tfrecord"), SEQ, PRED)
+
+
+def test_ner_and_multiple_choice_records_round_trip(tmp_path):
+    ner = {
+        "input_ids": [2, 7, 8, 3, 0],
+        "input_mask": [1, 1, 1, 1, 0],
+        "segment_ids": [0] * 5,
+        "label_ids": [-1, 3, -1, -1, -1],  # negative ids survive the int64 varints
+    }
+    path = str(tmp_path / "ner.tf_record")
+    assert records.write_ner_records(path, [ner, ner]) == 2
+    (batch,) = list(records.ner_dataset(path, 4, 5, is_training=False))
+    assert batch["label_ids"].numpy().tolist() == [ner["label_ids"]] * 2
+    assert batch["input_ids"].dtype == tf.int32
+
+    choices = {
+        "input_ids": list(range(12)),
+        "input_mask": [1] * 12,
+        "segment_ids": [0, 0, 1] * 4,
+        "label_ids": [2],
+        "is_real_example": [1],
+    }
+    path = str(tmp_path / "mc.tf_record")
+    records.write_multiple_choice_records(path, [choices])
+    (batch,) = list(records.multiple_choice_dataset(path, 2, 3, 4, is_training=False))
+    assert batch["input_ids"].numpy().tolist() == [[[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11]]]
+    assert batch["label_ids"].numpy().tolist() == [2]

@@ -1,0 +1,284 @@
+"""Fine-tunes BERT for named entities on CoNLL-2003 (or the feature-based recipe of the paper).
+
+Google released no NER code; this script follows run_classifier.py's flags and layout. The files
+(``train.txt``, ``valid.txt``, ``test.txt``, or the original ``eng.train``, ``eng.testa``,
+``eng.testb``; two-column BIO or four-column IOB1/BIO) are read by `bert_tf.tasks.conll`: each
+word's label sits on its first WordPiece, the other pieces are ignored (label id -1) in the loss
+and in scoring, and long sentences are split into windows so that no word is dropped. Records go
+to ``train.tf_record`` / ``eval.tf_record`` / ``predict.tf_record`` in --output_dir and the
+model is trained with the shared loop of `bert_tf.training`.
+
+Models:
+
+* default: `BertTokenClassifier`, the encoder plus ``output_weights`` / ``output_bias`` on every
+  token, all fine-tuned.
+* ``--feature_based``: `BertFeatureTagger`, the paper's feature-based recipe: the encoder frozen,
+  its last four layers concatenated, a two-layer BiLSTM (``--lstm_size`` units each way) and a
+  softmax layer trained on top. It wants a larger --learning_rate (e.g. 1e-3) than fine-tuning.
+
+Outputs in --output_dir:
+
+* ``eval_results.txt`` (--do_eval, on the dev file): conlleval's entity-level
+  ``eval_precision``, ``eval_recall``, ``eval_f1`` and token ``eval_accuracy`` (percent, as
+  conlleval prints them), the same per entity type (``eval_PER_f1``, ...), ``eval_loss`` (mean
+  over scored words), ``global_step``; ``eval_predictions.txt`` (``word gold predicted``) and
+  ``eval_conlleval.txt`` (conlleval's report).
+* ``test_predictions.txt`` (--do_predict, on the test file) in the same CoNLL layout, plus
+  ``test_results.txt`` and ``test_conlleval.txt`` scored against the test file's tags.
+
+Example:
+    python run_ner.py --do_train=true --do_eval=true --do_predict=true \
+      --data_dir=$CONLL_DIR --vocab_file=$BERT_BASE_DIR/vocab.txt \
+      --bert_config_file=$BERT_BASE_DIR/bert_config.json \
+      --init_checkpoint=$BERT_BASE_DIR/bert_model.ckpt --max_seq_length=128 \
+      --train_batch_size=32 --learning_rate=5e-5 --num_train_epochs=3.0 \
+      --output_dir=/tmp/ner_output/
+"""
+
+import os
+import random
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import flags, logging
+
+from bert_tf import checkpoints, cli, heads, metrics, records, tokenization, training
+from bert_tf.modeling import BertConfig
+from bert_tf.optimization import create_optimizer
+from bert_tf.tasks import conll
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("data_dir", None, "Folder of train.txt, valid.txt, test.txt (CoNLL layout).")
+flags.DEFINE_string("bert_config_file", None, "The bert_config.json of the pretrained model.")
+flags.DEFINE_string("vocab_file", None, "The vocab.txt the model was trained with.")
+flags.DEFINE_string("output_dir", None, "Where records, checkpoints and results are written.")
+flags.DEFINE_string("init_checkpoint", None, "Checkpoint to start from, e.g. bert_model.ckpt.")
+flags.DEFINE_bool("do_lower_case", True, "Lower-case input (True for uncased models).")
+flags.DEFINE_integer(
+    "max_seq_length", 128, "Tokens per window after WordPiece; longer sentences are windowed."
+)
+flags.DEFINE_bool("do_train", False, "Train on train.txt.")
+flags.DEFINE_bool("do_eval", False, "Evaluate on valid.txt.")
+flags.DEFINE_bool("do_predict", False, "Predict (and score) test.txt.")
+flags.DEFINE_integer("train_batch_size", 32, "Global training batch size.")
+flags.DEFINE_integer("eval_batch_size", 8, "Global evaluation batch size.")
+flags.DEFINE_integer("predict_batch_size", 8, "Global prediction batch size.")
+flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate for Adam.")
+flags.DEFINE_float("num_train_epochs", 3.0, "Passes over the train set (fractions allowed).")
+flags.DEFINE_float("warmup_proportion", 0.1, "Share of training spent in linear warmup.")
+flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint interval in steps.")
+flags.DEFINE_integer("iterations_per_loop", 1000, "Steps per host loop (one tf.function call).")
+flags.DEFINE_bool("use_tpu", False, "Train on a TPU through TPUStrategy.")
+flags.DEFINE_string("tpu_name", None, "The TPU to use with --use_tpu.")
+flags.DEFINE_string("tpu_zone", None, "Accepted for compatibility; the resolver finds the zone.")
+flags.DEFINE_string("gcp_project", None, "Accepted for compatibility; the resolver finds it.")
+flags.DEFINE_string("master", None, "Accepted for compatibility; unused.")
+flags.DEFINE_integer("num_tpu_cores", 8, "Accepted for compatibility; the strategy counts cores.")
+flags.DEFINE_bool("use_mixed_precision", False, "bfloat16 on CPU/TPU, float16 on GPU.")
+flags.DEFINE_bool("use_xla", False, "Compile the forward and backward pass with XLA.")
+flags.DEFINE_integer("gradient_accumulation_steps", 1, "Micro-batches per optimizer update.")
+flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "adamw is the original's optimizer.")
+flags.DEFINE_bool("use_bias_correction", False, "Add Adam bias correction (the original has none).")
+flags.DEFINE_integer("keep_checkpoint_max", 5, "Newest checkpoints kept in output_dir.")
+flags.DEFINE_integer("log_every_steps", 100, "Progress-line interval in steps.")
+flags.DEFINE_integer("random_seed", 12345, "Seeds the head, dropout and the train shuffle.")
+flags.DEFINE_list(
+    "entity_types", list(conll.CONLL2003_TYPES), "Entity types; labels are O, then B-/I- of each."
+)
+flags.DEFINE_bool(
+    "feature_based",
+    False,
+    "The paper's feature-based recipe: freeze the encoder, concatenate its last four layers "
+    "and train a two-layer BiLSTM and a softmax layer on them.",
+)
+flags.DEFINE_integer("lstm_size", 768, "--feature_based: LSTM units in each direction.")
+
+# Variables a pretrained checkpoint lacks: the head starts them fresh.
+_HEAD = ("output_weights", "output_bias", "lstm_")
+
+
+def _validate() -> BertConfig:
+    """Checks the flags and inputs before anything slow starts; returns the model config."""
+    if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
+        raise ValueError("At least one of --do_train, --do_eval or --do_predict must be True.")
+    for name in ("data_dir", "output_dir"):
+        if not FLAGS[name].value:
+            raise ValueError(f"--{name} is required")
+    tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case, FLAGS.init_checkpoint)
+    config = BertConfig.from_json_file(cli.require_file(FLAGS.bert_config_file, "bert_config_file"))
+    cli.check_max_seq_length(config, FLAGS.max_seq_length)
+    cli.require_file(FLAGS.vocab_file, "vocab_file")
+    needed = [s for s, on in (("train", FLAGS.do_train), ("dev", FLAGS.do_eval)) if on]
+    conll.check_data_dir(FLAGS.data_dir, needed + (["test"] if FLAGS.do_predict else []))
+    for name in ("train_batch_size", "eval_batch_size", "predict_batch_size", "lstm_size"):
+        if FLAGS[name].value < 1:
+            raise ValueError(f"--{name} must be at least 1, got {FLAGS[name].value}")
+    if not FLAGS.entity_types:
+        raise ValueError("--entity_types is empty: give the types, e.g. PER,ORG,LOC,MISC")
+    if FLAGS.do_train and FLAGS.num_train_epochs <= 0:
+        raise ValueError(f"--num_train_epochs must be positive, got {FLAGS.num_train_epochs}")
+    if not 0.0 <= FLAGS.warmup_proportion <= 1.0:
+        raise ValueError(f"--warmup_proportion must be in [0, 1], got {FLAGS.warmup_proportion}")
+    if FLAGS.feature_based and config.num_hidden_layers < 4:
+        raise ValueError(
+            f"--feature_based concatenates the last four layers, but bert_config_file has "
+            f"num_hidden_layers={config.num_hidden_layers}"
+        )
+    if FLAGS.init_checkpoint:
+        checkpoints.list_checkpoint(FLAGS.init_checkpoint)  # Fails now, naming the path.
+    return config
+
+
+def make_model(config: BertConfig, num_labels: int, dtype=None) -> keras.Model:
+    """The model the flags ask for (fine-tuned tagger, or the feature-based BiLSTM)."""
+    if FLAGS.feature_based:
+        return heads.BertFeatureTagger(config, num_labels, lstm_size=FLAGS.lstm_size, dtype=dtype)
+    return heads.BertTokenClassifier(config, num_labels, dtype=dtype)
+
+
+def main(_):
+    logging.set_verbosity(logging.INFO)
+    config = _validate()
+    keras.utils.set_random_seed(FLAGS.random_seed)
+    labels = conll.get_labels(FLAGS.entity_types)
+    tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
+    output_dir = FLAGS.output_dir
+    tf.io.gfile.makedirs(output_dir)
+
+    strategy = training.make_strategy(FLAGS.use_tpu, FLAGS.tpu_name)
+    policy = training.precision_policy(FLAGS.use_mixed_precision)
+    replicas = strategy.num_replicas_in_sync
+    if FLAGS.do_train and FLAGS.train_batch_size % (replicas * FLAGS.gradient_accumulation_steps):
+        raise ValueError(
+            f"--train_batch_size={FLAGS.train_batch_size} must divide evenly over {replicas} "
+            f"replicas x {FLAGS.gradient_accumulation_steps} accumulation steps"
+        )
+
+    num_train_steps = num_warmup_steps = 0
+    if FLAGS.do_train:
+        sentences = conll.read_conll(conll.find_file(FLAGS.data_dir, "train"), labels)
+        features = conll.convert_sentences(sentences, labels, FLAGS.max_seq_length, tokenizer)
+        # The files keep a document's sentences together, and the reader shuffles only within
+        # 100 records; shuffle once here, as Google's run_squad.py shuffles its examples.
+        random.Random(FLAGS.random_seed).shuffle(features)
+        num_train_steps = int(len(features) / FLAGS.train_batch_size * FLAGS.num_train_epochs)
+        if num_train_steps < 1:
+            raise ValueError(
+                f"{len(features)} train windows x --num_train_epochs={FLAGS.num_train_epochs} / "
+                f"--train_batch_size={FLAGS.train_batch_size} gives no training step; lower "
+                "the batch size or raise the epochs"
+            )
+        num_warmup_steps = int(num_train_steps * FLAGS.warmup_proportion)
+        train_file = os.path.join(output_dir, records.NER_RECORD_FILES["train"])
+        records.write_ner_records(train_file, (f.values() for f in features))
+
+    def optimizer_fn():
+        return create_optimizer(
+            FLAGS.learning_rate,
+            num_train_steps,
+            num_warmup_steps,
+            use_bias_correction=FLAGS.use_bias_correction,
+            optimizer_type=FLAGS.optimizer,
+        )
+
+    trainer = training.Trainer(
+        model_fn=lambda: make_model(config, len(labels), policy),
+        loss_fn=lambda outputs, batch, total: (
+            heads.token_classification_loss(outputs, batch, total),
+            {},
+        ),
+        optimizer_fn=optimizer_fn if FLAGS.do_train else None,
+        strategy=strategy,
+        output_dir=output_dir,
+        save_checkpoints_steps=FLAGS.save_checkpoints_steps,
+        keep_checkpoint_max=FLAGS.keep_checkpoint_max,
+        iterations_per_loop=FLAGS.iterations_per_loop,
+        log_every_steps=FLAGS.log_every_steps,
+        use_xla=FLAGS.use_xla,
+        gradient_accumulation_steps=FLAGS.gradient_accumulation_steps,
+    )
+    step = trainer.restore_or_initialize(FLAGS.init_checkpoint, allow_missing=_HEAD)
+    if not FLAGS.do_train and step == 0:
+        logging.warning(
+            "No fine-tuned checkpoint in %s: the tagging layer is untrained, so the results "
+            "are chance level (run with --do_train first, or point --output_dir at a trained run)",
+            output_dir,
+        )
+
+    if FLAGS.do_train:
+        logging.info("***** Running training *****")
+        logging.info("  Num sentences = %d (%d windows)", len(sentences), len(features))
+        logging.info("  Batch size = %d", FLAGS.train_batch_size)
+        logging.info("  Num steps = %d", num_train_steps)
+        dataset = records.ner_dataset(
+            train_file,
+            FLAGS.train_batch_size,
+            FLAGS.max_seq_length,
+            is_training=True,
+            seed=FLAGS.random_seed,
+        )
+        trainer.train(dataset, num_train_steps)
+        step = trainer.step
+
+    if FLAGS.do_eval:
+        _run_set(trainer, labels, tokenizer, "dev", "eval", FLAGS.eval_batch_size, step)
+    if FLAGS.do_predict:
+        _run_set(trainer, labels, tokenizer, "test", "test", FLAGS.predict_batch_size, step)
+
+
+def _run_set(trainer, labels, tokenizer, split: str, name: str, batch_size: int, step: int):
+    """Predicts one file, writes ``<name>_predictions.txt`` and its conlleval scores.
+
+    ``name`` is "eval" (scores in ``eval_results.txt``) or "test" (``test_results.txt``).
+    """
+    path = conll.find_file(FLAGS.data_dir, split)
+    sentences = conll.read_conll(path, labels)
+    features = conll.convert_sentences(sentences, labels, FLAGS.max_seq_length, tokenizer, 0)
+    kind = "eval" if name == "eval" else "predict"
+    record_file = os.path.join(FLAGS.output_dir, records.NER_RECORD_FILES[kind])
+    records.write_ner_records(record_file, (f.values() for f in features))
+    logging.info(
+        "***** Running %s on %s *****", "evaluation" if kind == "eval" else "prediction", path
+    )
+    logging.info("  Num sentences = %d (%d windows)", len(sentences), len(features))
+    logging.info("  Batch size = %d", batch_size)
+    dataset = records.ner_dataset(record_file, batch_size, FLAGS.max_seq_length, is_training=False)
+    logits = np.concatenate([batch["logits"] for batch in trainer.predict(dataset)], axis=0)
+    if len(logits) != len(features):
+        raise RuntimeError(f"{record_file}: predicted {len(logits)} of {len(features)} records")
+
+    predicted = conll.word_predictions(sentences, features, logits, labels)
+    conll.write_predictions(
+        os.path.join(FLAGS.output_dir, f"{name}_predictions.txt"), sentences, predicted
+    )
+    counts = metrics.conlleval_sentences(
+        list(zip(s.labels, tags)) for s, tags in zip(sentences, predicted)
+    )
+    report = counts.report()
+    with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, f"{name}_conlleval.txt"), "w") as f:
+        f.write(report)
+    results = metrics.ner_eval_results(counts)
+    results["eval_loss"] = _mean_loss(features, logits)
+    results["global_step"] = step
+    results_file = "eval_results.txt" if name == "eval" else "test_results.txt"
+    metrics.write_eval_results(os.path.join(FLAGS.output_dir, results_file), results)
+    logging.info("***** %s results (conlleval) *****\n%s", name, report)
+    return results
+
+
+def _mean_loss(features, logits) -> float:
+    """Mean cross entropy over the scored words (the training loss on these windows)."""
+    labels = np.array([f.label_ids for f in features])
+    logits = logits.astype(np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    scored = labels >= 0
+    picked = np.take_along_axis(log_probs, np.maximum(labels, 0)[..., None], axis=-1)[..., 0]
+    return float(-picked[scored].mean()) if scored.any() else 0.0
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["data_dir", "vocab_file", "bert_config_file", "output_dir"])
+    cli.run(main)

@@ -1,0 +1,248 @@
+"""Fine-tunes BERT for multiple choice on SWAG: four endings, one score each, softmax over them.
+
+Google released no SWAG code; this script follows run_classifier.py's flags and layout. SWAG's
+``train.csv``, ``val.csv`` and ``test.csv`` are read by `bert_tf.tasks.swag`; every candidate is
+encoded as ``[CLS] context [SEP] start + ending [SEP]``, and `BertMultipleChoice` scores each
+candidate's pooled [CLS] output with one vector (``output_weights`` [1, hidden],
+``output_bias`` [1]); a softmax over the candidates is trained with cross entropy, with the
+shared loop of `bert_tf.training`.
+
+Outputs in --output_dir:
+
+* ``eval_results.txt`` (--do_eval, on ``val.csv``): ``eval_accuracy``, ``eval_loss``,
+  ``global_step``.
+* ``predictions.csv`` (--do_predict, on ``test.csv``): ``id,label,probability0,...``, the
+  predicted ending and each ending's probability per example. When the test file has labels,
+  ``test_results.txt`` holds their accuracy too.
+* ``train.tf_record`` / ``eval.tf_record`` / ``predict.tf_record`` and ``model.ckpt-STEP``.
+
+Example:
+    python run_swag.py --do_train=true --do_eval=true --data_dir=$SWAG_DIR \
+      --vocab_file=$BERT_BASE_DIR/vocab.txt --bert_config_file=$BERT_BASE_DIR/bert_config.json \
+      --init_checkpoint=$BERT_BASE_DIR/bert_model.ckpt --max_seq_length=80 \
+      --train_batch_size=16 --learning_rate=2e-5 --num_train_epochs=3.0 \
+      --output_dir=/tmp/swag_output/
+"""
+
+import os
+import random
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import flags, logging
+
+from bert_tf import checkpoints, cli, heads, metrics, records, tokenization, training
+from bert_tf.modeling import BertConfig
+from bert_tf.optimization import create_optimizer
+from bert_tf.tasks import swag
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("data_dir", None, "Folder of SWAG's train.csv, val.csv, test.csv.")
+flags.DEFINE_string("bert_config_file", None, "The bert_config.json of the pretrained model.")
+flags.DEFINE_string("vocab_file", None, "The vocab.txt the model was trained with.")
+flags.DEFINE_string("output_dir", None, "Where records, checkpoints and results are written.")
+flags.DEFINE_string("init_checkpoint", None, "Checkpoint to start from, e.g. bert_model.ckpt.")
+flags.DEFINE_bool("do_lower_case", True, "Lower-case input (True for uncased models).")
+flags.DEFINE_integer("max_seq_length", 128, "Tokens per candidate after WordPiece; longer is cut.")
+flags.DEFINE_bool("do_train", False, "Train on train.csv.")
+flags.DEFINE_bool("do_eval", False, "Evaluate on val.csv.")
+flags.DEFINE_bool("do_predict", False, "Predict test.csv.")
+flags.DEFINE_integer("train_batch_size", 32, "Global training batch size (examples).")
+flags.DEFINE_integer("eval_batch_size", 8, "Global evaluation batch size.")
+flags.DEFINE_integer("predict_batch_size", 8, "Global prediction batch size.")
+flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate for Adam.")
+flags.DEFINE_float("num_train_epochs", 3.0, "Passes over the train set (fractions allowed).")
+flags.DEFINE_float("warmup_proportion", 0.1, "Share of training spent in linear warmup.")
+flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint interval in steps.")
+flags.DEFINE_integer("iterations_per_loop", 1000, "Steps per host loop (one tf.function call).")
+flags.DEFINE_bool("use_tpu", False, "Train on a TPU through TPUStrategy.")
+flags.DEFINE_string("tpu_name", None, "The TPU to use with --use_tpu.")
+flags.DEFINE_string("tpu_zone", None, "Accepted for compatibility; the resolver finds the zone.")
+flags.DEFINE_string("gcp_project", None, "Accepted for compatibility; the resolver finds it.")
+flags.DEFINE_string("master", None, "Accepted for compatibility; unused.")
+flags.DEFINE_integer("num_tpu_cores", 8, "Accepted for compatibility; the strategy counts cores.")
+flags.DEFINE_bool("use_mixed_precision", False, "bfloat16 on CPU/TPU, float16 on GPU.")
+flags.DEFINE_bool("use_xla", False, "Compile the forward and backward pass with XLA.")
+flags.DEFINE_integer("gradient_accumulation_steps", 1, "Micro-batches per optimizer update.")
+flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "adamw is the original's optimizer.")
+flags.DEFINE_bool("use_bias_correction", False, "Add Adam bias correction (the original has none).")
+flags.DEFINE_integer("keep_checkpoint_max", 5, "Newest checkpoints kept in output_dir.")
+flags.DEFINE_integer("log_every_steps", 100, "Progress-line interval in steps.")
+flags.DEFINE_integer("random_seed", 12345, "Seeds the head, dropout and the train shuffle.")
+
+# Variables a pretrained checkpoint lacks: the scoring vector starts fresh.
+_HEAD = ("output_weights", "output_bias")
+
+
+def _validate() -> BertConfig:
+    """Checks the flags and inputs before anything slow starts; returns the model config."""
+    if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
+        raise ValueError("At least one of --do_train, --do_eval or --do_predict must be True.")
+    for name in ("data_dir", "output_dir"):
+        if not FLAGS[name].value:
+            raise ValueError(f"--{name} is required")
+    tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case, FLAGS.init_checkpoint)
+    config = BertConfig.from_json_file(cli.require_file(FLAGS.bert_config_file, "bert_config_file"))
+    cli.check_max_seq_length(config, FLAGS.max_seq_length)
+    cli.require_file(FLAGS.vocab_file, "vocab_file")
+    splits = [s for s, on in (("train", FLAGS.do_train), ("dev", FLAGS.do_eval)) if on]
+    swag.check_data_dir(FLAGS.data_dir, splits + (["test"] if FLAGS.do_predict else []))
+    for name in ("train_batch_size", "eval_batch_size", "predict_batch_size"):
+        if FLAGS[name].value < 1:
+            raise ValueError(f"--{name} must be at least 1, got {FLAGS[name].value}")
+    if FLAGS.do_train and FLAGS.num_train_epochs <= 0:
+        raise ValueError(f"--num_train_epochs must be positive, got {FLAGS.num_train_epochs}")
+    if not 0.0 <= FLAGS.warmup_proportion <= 1.0:
+        raise ValueError(f"--warmup_proportion must be in [0, 1], got {FLAGS.warmup_proportion}")
+    if FLAGS.init_checkpoint:
+        checkpoints.list_checkpoint(FLAGS.init_checkpoint)  # Fails now, naming the path.
+    return config
+
+
+def main(_):
+    logging.set_verbosity(logging.INFO)
+    config = _validate()
+    keras.utils.set_random_seed(FLAGS.random_seed)
+    tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
+    output_dir = FLAGS.output_dir
+    tf.io.gfile.makedirs(output_dir)
+
+    strategy = training.make_strategy(FLAGS.use_tpu, FLAGS.tpu_name)
+    policy = training.precision_policy(FLAGS.use_mixed_precision)
+    replicas = strategy.num_replicas_in_sync
+    if FLAGS.do_train and FLAGS.train_batch_size % (replicas * FLAGS.gradient_accumulation_steps):
+        raise ValueError(
+            f"--train_batch_size={FLAGS.train_batch_size} must divide evenly over {replicas} "
+            f"replicas x {FLAGS.gradient_accumulation_steps} accumulation steps"
+        )
+
+    num_train_steps = num_warmup_steps = 0
+    if FLAGS.do_train:
+        examples = swag.read_swag(swag.find_file(FLAGS.data_dir, "train"), require_label=True)
+        # SWAG's rows from one video sit together and the reader shuffles only within 100
+        # records; shuffle once here, as Google's run_squad.py shuffles its examples.
+        random.Random(FLAGS.random_seed).shuffle(examples)
+        num_choices = len(examples[0].endings)
+        num_train_steps = int(len(examples) / FLAGS.train_batch_size * FLAGS.num_train_epochs)
+        if num_train_steps < 1:
+            raise ValueError(
+                f"{len(examples)} train examples x --num_train_epochs={FLAGS.num_train_epochs} / "
+                f"--train_batch_size={FLAGS.train_batch_size} gives no training step; lower "
+                "the batch size or raise the epochs"
+            )
+        num_warmup_steps = int(num_train_steps * FLAGS.warmup_proportion)
+        train_file = os.path.join(output_dir, records.MULTIPLE_CHOICE_RECORD_FILES["train"])
+        features = swag.convert_examples(examples, tokenizer, FLAGS.max_seq_length)
+        records.write_multiple_choice_records(train_file, (f.values() for f in features))
+
+    def optimizer_fn():
+        return create_optimizer(
+            FLAGS.learning_rate,
+            num_train_steps,
+            num_warmup_steps,
+            use_bias_correction=FLAGS.use_bias_correction,
+            optimizer_type=FLAGS.optimizer,
+        )
+
+    trainer = training.Trainer(
+        model_fn=lambda: heads.BertMultipleChoice(config, dtype=policy),
+        loss_fn=lambda outputs, batch, total: (heads.classifier_loss(outputs, batch, total), {}),
+        optimizer_fn=optimizer_fn if FLAGS.do_train else None,
+        strategy=strategy,
+        output_dir=output_dir,
+        save_checkpoints_steps=FLAGS.save_checkpoints_steps,
+        keep_checkpoint_max=FLAGS.keep_checkpoint_max,
+        iterations_per_loop=FLAGS.iterations_per_loop,
+        log_every_steps=FLAGS.log_every_steps,
+        use_xla=FLAGS.use_xla,
+        gradient_accumulation_steps=FLAGS.gradient_accumulation_steps,
+    )
+    step = trainer.restore_or_initialize(FLAGS.init_checkpoint, allow_missing=_HEAD)
+    if not FLAGS.do_train and step == 0:
+        logging.warning(
+            "No fine-tuned checkpoint in %s: the scoring vector is untrained, so the results "
+            "are chance level (run with --do_train first, or point --output_dir at a trained run)",
+            output_dir,
+        )
+
+    if FLAGS.do_train:
+        logging.info("***** Running training *****")
+        logging.info("  Num examples = %d (%d choices each)", len(examples), num_choices)
+        logging.info("  Batch size = %d", FLAGS.train_batch_size)
+        logging.info("  Num steps = %d", num_train_steps)
+        dataset = records.multiple_choice_dataset(
+            train_file,
+            FLAGS.train_batch_size,
+            FLAGS.max_seq_length,
+            num_choices,
+            is_training=True,
+            seed=FLAGS.random_seed,
+        )
+        trainer.train(dataset, num_train_steps)
+        step = trainer.step
+
+    if FLAGS.do_eval:
+        examples, logits = _run_set(trainer, tokenizer, "dev", "eval", FLAGS.eval_batch_size)
+        results = _scores(examples, logits, step)
+        metrics.write_eval_results(os.path.join(output_dir, "eval_results.txt"), results)
+        logging.info("***** Eval results *****")
+        for key in sorted(results):
+            logging.info("  %s = %s", key, results[key])
+
+    if FLAGS.do_predict:
+        examples, logits = _run_set(trainer, tokenizer, "test", "predict", FLAGS.predict_batch_size)
+        path = os.path.join(output_dir, "predictions.csv")
+        swag.write_predictions(path, examples, _softmax(logits.astype(np.float64)))
+        logging.info("Wrote %d predictions to %s", len(examples), path)
+        if all(e.label is not None for e in examples):
+            results = _scores(examples, logits, step)
+            metrics.write_eval_results(os.path.join(output_dir, "test_results.txt"), results)
+
+
+def _run_set(trainer, tokenizer, split: str, kind: str, batch_size: int):
+    """Predicts one file through its record file; returns (examples, logits [n, choices])."""
+    path = swag.find_file(FLAGS.data_dir, split)
+    examples = swag.read_swag(path, require_label=kind == "eval")
+    features = swag.convert_examples(examples, tokenizer, FLAGS.max_seq_length, log_first=0)
+    record_file = os.path.join(FLAGS.output_dir, records.MULTIPLE_CHOICE_RECORD_FILES[kind])
+    records.write_multiple_choice_records(record_file, (f.values() for f in features))
+    logging.info(
+        "***** Running %s on %s *****", "evaluation" if kind == "eval" else "prediction", path
+    )
+    logging.info("  Num examples = %d", len(examples))
+    dataset = records.multiple_choice_dataset(
+        record_file,
+        batch_size,
+        FLAGS.max_seq_length,
+        len(examples[0].endings),
+        is_training=False,
+    )
+    logits = np.concatenate([batch["logits"] for batch in trainer.predict(dataset)], axis=0)
+    if len(logits) != len(examples):
+        raise RuntimeError(f"{record_file}: predicted {len(logits)} of {len(examples)} records")
+    return examples, logits
+
+
+def _scores(examples, logits, step: int) -> dict:
+    """Accuracy and mean cross entropy of the right endings."""
+    labels = np.array([e.label for e in examples])
+    logits = logits.astype(np.float64)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return {
+        "eval_accuracy": metrics.accuracy(logits.argmax(axis=1), labels),
+        "eval_loss": float(-log_probs[np.arange(len(labels)), labels].mean()),
+        "global_step": step,
+    }
+
+
+def _softmax(logits):
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+if __name__ == "__main__":
+    flags.mark_flags_as_required(["data_dir", "vocab_file", "bert_config_file", "output_dir"])
+    cli.run(main)
