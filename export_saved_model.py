@@ -1,23 +1,27 @@
 """Exports a BERT checkpoint as a SavedModel that TF Serving (or any TensorFlow) can serve.
 
 Writes ``--export_dir/<version>/`` (TF Serving serves the highest integer version it finds)
-with three signatures: ``serving_default`` (raw text ``text_a``, and ``text_b`` for pairs,
-tokenized in the graph exactly as `FullTokenizer` does), ``serve_token_ids`` (``input_ids``,
-``input_mask``, ``segment_ids``) and ``serve_examples`` (serialized ``tf.Example``s with
-Google's feature names). The SavedModel loads with ``tensorflow`` and ``tensorflow_text`` only.
+with three signatures: ``serving_default`` (raw text ``text_a``, and ``text_b`` for pairs, or
+the tagger's sentences ``text``, tokenized in the graph exactly as `FullTokenizer` does),
+``serve_token_ids`` (``input_ids``, ``input_mask``, ``segment_ids``) and ``serve_examples``
+(serialized ``tf.Example``s with Google's feature names). The SavedModel loads with ``tensorflow`` and ``tensorflow_text`` only.
 
 Example:
     python export_saved_model.py --model_type=classifier --task_name=MRPC \
       --bert_config_file=$BERT_DIR/bert_config.json --vocab_file=$BERT_DIR/vocab.txt \
       --init_checkpoint=/tmp/mrpc_output/model.ckpt-343 --max_seq_length=128 \
       --export_dir=/tmp/mrpc_export
+    python export_saved_model.py --model_type=tagger --entity_types=PER,ORG,LOC,MISC \
+      --bert_config_file=$BERT_DIR/bert_config.json --vocab_file=$BERT_DIR/vocab.txt \
+      --init_checkpoint=/tmp/ner_output/model.ckpt-1316 --max_seq_length=128 \
+      --export_dir=/tmp/ner_export
 """
 
 from absl import flags, logging
 
 from bert_tf import checkpoints, cli, export, tokenization
 from bert_tf.modeling import BertConfig
-from bert_tf.tasks import glue
+from bert_tf.tasks import conll, glue
 
 FLAGS = flags.FLAGS
 
@@ -27,12 +31,17 @@ flags.DEFINE_bool("do_lower_case", True, "Lower-case input (True for uncased mod
 flags.DEFINE_string(
     "init_checkpoint",
     None,
-    "Checkpoint prefix or folder: a fine-tuned model.ckpt-STEP (classifier, squad) or "
-    "Google's bert_model.ckpt (encoder).",
+    "Checkpoint prefix or folder: a fine-tuned model.ckpt-STEP (classifier, squad, tagger: "
+    "run_ner.py's, fine-tuned or --feature_based) or Google's bert_model.ckpt (encoder).",
 )
 flags.DEFINE_enum("model_type", "classifier", sorted(export.MODEL_TYPES), "What to export.")
 flags.DEFINE_string(
     "task_name", None, f"Classifier only: the task, for its labels ({', '.join(glue.TASK_NAMES)})."
+)
+flags.DEFINE_list(
+    "entity_types",
+    list(conll.CONLL2003_TYPES),
+    "Tagger only: run_ner.py's --entity_types; labels are O, then B-/I- of each.",
 )
 flags.DEFINE_integer("max_seq_length", 128, "Tokens raw text is packed to, as in training.")
 flags.DEFINE_integer("max_query_length", 64, "SQuAD only: question tokens kept.")
@@ -71,6 +80,12 @@ def main(_):
         pair_input = task_pairs if FLAGS.pair_input is None else FLAGS.pair_input
     elif FLAGS.task_name:
         logging.warning("--task_name is ignored with --model_type=%s", FLAGS.model_type)
+    if FLAGS.model_type == "tagger":
+        if not FLAGS.entity_types:
+            raise ValueError("--entity_types is empty: give run_ner.py's, e.g. PER,ORG,LOC,MISC")
+        if pair_input:
+            raise ValueError("--pair_input: --model_type=tagger takes single sentences")
+        labels = conll.get_labels(FLAGS.entity_types)
 
     path = export.export_saved_model(
         model_type=FLAGS.model_type,

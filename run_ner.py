@@ -26,6 +26,10 @@ Outputs in --output_dir:
 * ``test_predictions.txt`` (--do_predict, on the test file) in the same CoNLL layout, plus
   ``test_results.txt`` and ``test_conlleval.txt`` scored against the test file's tags.
 
+With --export_dir, the newest checkpoint is exported at the end as a SavedModel for TF Serving
+(``--model_type=tagger`` of export_saved_model.py; see `bert_tf.export`): raw sentences in,
+per-token and per-word labels out. Serving predicts a sentence's first window only.
+
 Example:
     python run_ner.py --do_train=true --do_eval=true --do_predict=true \
       --data_dir=$CONLL_DIR --vocab_file=$BERT_BASE_DIR/vocab.txt \
@@ -43,7 +47,7 @@ import numpy as np
 import tensorflow as tf
 from absl import flags, logging
 
-from bert_tf import checkpoints, cli, heads, metrics, records, tokenization, training
+from bert_tf import checkpoints, cli, export, heads, metrics, records, tokenization, training
 from bert_tf.modeling import BertConfig
 from bert_tf.optimization import create_optimizer
 from bert_tf.tasks import conll
@@ -94,9 +98,19 @@ flags.DEFINE_bool(
     "and train a two-layer BiLSTM and a softmax layer on them.",
 )
 flags.DEFINE_integer("lstm_size", 768, "--feature_based: LSTM units in each direction.")
+flags.DEFINE_string(
+    "export_dir",
+    None,
+    "If set, the trained tagger is exported there as a SavedModel for TF Serving "
+    "(export_dir/<version>/, see export_saved_model.py --model_type=tagger).",
+)
 
 # Variables a pretrained checkpoint lacks: the head starts them fresh.
 _HEAD = ("output_weights", "output_bias", "lstm_")
+_NOT_FINE_TUNED = (
+    "--export_dir needs a fine-tuned checkpoint in --output_dir={output_dir}; run with "
+    "--do_train first"
+)
 
 
 def _validate() -> BertConfig:
@@ -128,6 +142,8 @@ def _validate() -> BertConfig:
         )
     if FLAGS.init_checkpoint:
         checkpoints.list_checkpoint(FLAGS.init_checkpoint)  # Fails now, naming the path.
+    if FLAGS.export_dir and not FLAGS.do_train and not tf.train.latest_checkpoint(FLAGS.output_dir):
+        raise ValueError(_NOT_FINE_TUNED.format(output_dir=FLAGS.output_dir))
     return config
 
 
@@ -226,6 +242,27 @@ def main(_):
         _run_set(trainer, labels, tokenizer, "dev", "eval", FLAGS.eval_batch_size, step)
     if FLAGS.do_predict:
         _run_set(trainer, labels, tokenizer, "test", "test", FLAGS.predict_batch_size, step)
+    if FLAGS.export_dir:
+        _export(config, labels, step)
+
+
+def _export(config: BertConfig, labels: list, step: int) -> str:
+    """Exports the newest checkpoint in --output_dir to a new version in --export_dir."""
+    checkpoint = tf.train.latest_checkpoint(FLAGS.output_dir)
+    if step == 0 or checkpoint is None:
+        raise ValueError(_NOT_FINE_TUNED.format(output_dir=FLAGS.output_dir))
+    path = export.export_saved_model(
+        model_type="tagger",
+        bert_config=config,
+        init_checkpoint=checkpoint,
+        vocab_file=FLAGS.vocab_file,
+        do_lower_case=FLAGS.do_lower_case,
+        max_seq_length=FLAGS.max_seq_length,
+        export_dir=FLAGS.export_dir,
+        labels=labels,
+    )
+    logging.info("Exported %s (step %d) as a SavedModel to %s", checkpoint, step, path)
+    return path
 
 
 def _run_set(trainer, labels, tokenizer, split: str, name: str, batch_size: int, step: int):

@@ -7,7 +7,7 @@ highest integer) holding a SavedModel with three signatures:
 signature              inputs                                             what it does
 =====================  =================================================  ====================
 ``serving_default``    ``text_a`` (and ``text_b`` for pairs): string      tokenizes in the
-                       ``[batch]``                                        graph, packs, runs
+                       ``[batch]``; the tagger: ``text`` ``[batch]``      graph, packs, runs
 ``serve_token_ids``    ``input_ids``, ``input_mask``, ``segment_ids``:    runs the model
                        int32 ``[batch, seq]``
 ``serve_examples``     ``examples``: serialized ``tf.Example``s           parses Google's
@@ -21,7 +21,21 @@ what it was trained on. The SavedModel needs only `tensorflow` and `tensorflow_t
 `export_config.json` travel with it as assets.
 
 Each model type is one row of `MODEL_TYPES`: how to build its Keras model and how to name its
-outputs. A new head (e.g. token classification for NER) is a new row.
+outputs. A new head is a new row.
+
+The ``tagger`` (run_ner.py's model) labels every token. Its ``serving_default`` takes one
+sentence per row (``text``), splits it into words at whitespace as the CoNLL reader does, and
+tokenizes each word on its own as `tasks.conll` does (a word WordPiece turns into nothing is one
+``[UNK]``), so a word's label is read at its first piece. It returns the per-token ``logits``,
+``probabilities``, ``predictions`` (label id) and ``labels`` (label string) of all three
+signatures, plus ``word_ids`` (for each token, the index of the word whose first piece it is;
+-1 at ``[CLS]``, ``[SEP]``, padding and later pieces) and ``word_labels`` (``[batch,
+max_words]``: each word's label, "" past the sentence's words). A sentence longer than
+``max_seq_length - 2`` pieces is cut: the serving path predicts its first window only, and the
+words that start past it get "". run_ner.py's overlapping windows (every word predicted once,
+with context on both sides) are for offline prediction. A checkpoint of the feature-based recipe
+(``lstm_0/...`` variables) is exported as `heads.BertFeatureTagger`, its sizes read from the
+checkpoint.
 
 Example:
     >>> path = export_saved_model(
@@ -76,6 +90,11 @@ SIGNATURE_EXAMPLES = "serve_examples"
 EXAMPLES_KEY = "examples"
 # Whitespace that separates SQuAD context words (as `bert_tf.tasks.squad.is_squad_whitespace`).
 _SQUAD_WHITESPACE = "[ \\t\\r\\n\\x{202F}]+"
+# Whitespace that separates CoNLL words: Python's `str.split()` (the characters `str.isspace`).
+_WORD_WHITESPACE = (
+    "[\\t-\\r\\x{1C}-\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}"
+    "\\x{205F}\\x{3000}]+"
+)
 _CONFIG_ASSET = "export_config.json"
 
 
@@ -84,17 +103,21 @@ class ModelType:
     """How one kind of model is built and served.
 
     Attributes:
-        build: `(config, num_labels) -> keras.Model` taking a dict of ``input_ids``,
-            ``input_mask``, ``segment_ids`` and returning a dict of tensors; its variables
-            carry Google's checkpoint names.
+        build: `(config, num_labels, checkpoint_shapes) -> keras.Model` taking a dict of
+            ``input_ids``, ``input_mask``, ``segment_ids`` and returning a dict of tensors; its
+            variables carry Google's checkpoint names. `checkpoint_shapes` ({name: shape} of
+            the checkpoint to be loaded) decides the architecture where the flags that trained
+            it did (the tagger's feature-based BiLSTM).
         outputs: `(model outputs, label strings) -> {output name: tensor}`, the signature
             outputs (every tensor has the batch as first dimension).
         text: How `serving_default` reads text: ``"pair"`` (``text_a``, optional per-row
             ``text_b`` when the export takes pairs) or ``"squad"`` (``text_a`` the question,
-            ``text_b`` the context; adds context offsets to the outputs).
+            ``text_b`` the context; adds context offsets to the outputs) or ``"words"``
+            (``text``, one sentence per row, split into words at whitespace; adds
+            ``word_ids`` and ``word_labels`` to the outputs).
     """
 
-    build: Callable[[BertConfig, int], keras.Model]
+    build: Callable[[BertConfig, int, Mapping[str, tuple]], keras.Model]
     outputs: Callable[[Mapping[str, tf.Tensor], tf.Tensor], dict]
     text: str = "pair"
 
@@ -112,6 +135,46 @@ def _classifier_outputs(outputs: Mapping[str, tf.Tensor], label_strings: tf.Tens
     }
 
 
+def _tagger_outputs(outputs: Mapping[str, tf.Tensor], label_strings: tf.Tensor) -> dict:
+    # Every position gets a label; only a word's first piece was trained (see word_ids).
+    predictions = tf.argmax(outputs["logits"], axis=-1, output_type=tf.int32)
+    return {
+        "logits": outputs["logits"],
+        "probabilities": outputs["probabilities"],
+        "predictions": predictions,
+        "labels": tf.gather(label_strings, predictions),
+    }
+
+
+def _build_tagger(
+    config: BertConfig, num_labels: int, checkpoint_shapes: Mapping[str, tuple]
+) -> keras.Model:
+    """run_ner.py's model: `BertFeatureTagger` if the checkpoint has its BiLSTM, else the
+    fine-tuned `BertTokenClassifier`."""
+    kernel = "lstm_{}/forward/lstm_cell/kernel"
+    if kernel.format(0) not in checkpoint_shapes:
+        return heads.BertTokenClassifier(config, num_labels)
+    num_lstm_layers = 0
+    while kernel.format(num_lstm_layers) in checkpoint_shapes:
+        num_lstm_layers += 1
+    width, gates = checkpoint_shapes[kernel.format(0)]
+    num_feature_layers, rest = divmod(int(width), config.hidden_size)
+    if rest or not 1 <= num_feature_layers <= config.num_hidden_layers:
+        raise ValueError(
+            f"Checkpoint variable {kernel.format(0)} has shape {(width, gates)}: its input width "
+            f"{width} is not a whole number (1 to num_hidden_layers={config.num_hidden_layers}) "
+            f"of encoder layers of hidden_size={config.hidden_size}; is bert_config_file the "
+            "checkpoint's config?"
+        )
+    return heads.BertFeatureTagger(
+        config,
+        num_labels,
+        lstm_size=int(gates) // 4,  # the four LSTM gates side by side
+        num_lstm_layers=num_lstm_layers,
+        num_feature_layers=num_feature_layers,
+    )
+
+
 def _span_outputs(outputs: Mapping[str, tf.Tensor], label_strings: tf.Tensor) -> dict:
     del label_strings  # spans have no labels
     return {"start_logits": outputs["start_logits"], "end_logits": outputs["end_logits"]}
@@ -127,18 +190,19 @@ def _encoder_outputs(outputs: Mapping[str, tf.Tensor], label_strings: tf.Tensor)
 
 MODEL_TYPES: dict[str, ModelType] = {
     "classifier": ModelType(
-        build=lambda config, num_labels: heads.BertClassifier(config, num_labels),
+        build=lambda config, num_labels, shapes: heads.BertClassifier(config, num_labels),
         outputs=_classifier_outputs,
     ),
     "squad": ModelType(
-        build=lambda config, num_labels: heads.BertSpanLabeler(config),
+        build=lambda config, num_labels, shapes: heads.BertSpanLabeler(config),
         outputs=_span_outputs,
         text="squad",
     ),
     "encoder": ModelType(
-        build=lambda config, num_labels: BertModel(config, name="bert"),
+        build=lambda config, num_labels, shapes: BertModel(config, name="bert"),
         outputs=_encoder_outputs,
     ),
+    "tagger": ModelType(build=_build_tagger, outputs=_tagger_outputs, text="words"),
 }
 
 
@@ -190,6 +254,8 @@ class _ServingModule(tf.Module):
         ids = tf.TensorSpec([None, None], tf.int32)
         if _model_type(model_type).text == "squad":
             self.serve_text = tf.function(self._serve_question_context, input_signature=[text] * 2)
+        elif _model_type(model_type).text == "words":
+            self.serve_text = tf.function(self._serve_words, input_signature=[text])
         elif self.pair_input:
             self.serve_text = tf.function(self._serve_pair, input_signature=[text] * 2)
         else:
@@ -296,6 +362,56 @@ class _ServingModule(tf.Module):
         outputs["end_offsets"] = offsets(ends.with_row_splits_dtype(tf.int64))
         return outputs
 
+    def _serve_words(self, text):
+        """NER: one sentence per row, cut into words; the first window of their pieces."""
+        words = tf_text.regex_split(text, _WORD_WHITESPACE).with_row_splits_dtype(tf.int64)
+        pieces = self.tokenizer.tokenize(words.flat_values).with_row_splits_dtype(tf.int64)
+        # As tasks.conll: a word that WordPiece turns into nothing (a lone control character)
+        # is one [UNK], so that it still gets a label.
+        empty = tf.cast(pieces.row_lengths() == 0, tf.int64)
+        unk = tf.fill([tf.reduce_sum(empty)], tf.cast(self.tokenizer.unk_id, pieces.dtype))
+        pieces = tf.concat(
+            [pieces, tf.RaggedTensor.from_row_lengths(unk, empty, validate=False)], axis=1
+        )
+        word_row = words.value_rowids()  # the sentence of each word
+        token_word = pieces.value_rowids()  # the word of each token
+        token_splits = tf.gather(pieces.row_splits, words.row_splits)
+        tokens = tf.RaggedTensor.from_row_splits(pieces.flat_values, token_splits, validate=False)
+        keep = tf.minimum(tokens.row_lengths(), self.max_seq_length - 2)
+        # Per word: its index in the sentence and the position of its first piece after [CLS]
+        # (-1 when it starts past the window).
+        word_index = tf.range(tf.size(word_row, out_type=tf.int64)) - tf.gather(
+            words.row_splits, word_row
+        )
+        first_piece = pieces.row_splits[:-1] - tf.gather(token_splits, word_row)
+        position = tf.where(first_piece < tf.gather(keep, word_row), first_piece + 1, -1)
+        # Per token: the index of the word it begins, -1 for a later piece.
+        is_first = tf.range(tf.size(token_word, out_type=tf.int64)) == tf.gather(
+            pieces.row_splits, token_word
+        )
+        token_word_ids = tf.RaggedTensor.from_row_splits(
+            tf.where(is_first, tf.gather(word_index, token_word), -1), token_splits, validate=False
+        )
+        no_second = tf.RaggedTensor.from_row_lengths(
+            tf.zeros([0], tf.int64), tf.zeros_like(keep), validate=False
+        )
+        word_ids, _, _ = text_graph.pack_inputs(
+            text_graph.take_first(token_word_ids, keep), no_second, self.max_seq_length, -1, -1, -1
+        )
+        outputs = self._run(
+            text_graph.pack_pairs(tokens, None, self.max_seq_length, self._cls_id, self._sep_id)
+        )
+        positions = tf.RaggedTensor.from_row_splits(
+            position, words.row_splits, validate=False
+        ).to_tensor(default_value=-1)
+        outputs["word_ids"] = tf.cast(word_ids, tf.int32)
+        outputs["word_labels"] = tf.where(
+            positions >= 0,
+            tf.gather(outputs["labels"], tf.maximum(positions, 0), batch_dims=1),
+            tf.constant(""),
+        )
+        return outputs
+
 
 class _Untracked:
     """Holds an object that `tf.Module` must not track."""
@@ -329,12 +445,14 @@ def build_serving_module(
 
     Args:
         model: The model of `model_type` (`MODEL_TYPES[model_type].build`), weights loaded.
-        model_type: A key of `MODEL_TYPES`.
+        model_type: A key of `MODEL_TYPES`: ``classifier``, ``squad``, ``encoder`` or
+            ``tagger``.
         vocab_file: The vocab.txt the model was trained with.
         do_lower_case: Whether training lower-cased the text.
         max_seq_length: Length raw text is packed to (as in training).
         bert_config: The model's configuration (bundled as ``bert_config.json``).
-        labels: Label strings in id order (classifier); empty otherwise or for a regression.
+        labels: Label strings in id order (classifier, tagger); empty otherwise or for a
+            regression.
         pair_input: Whether `serving_default` takes ``text_b`` too (classifier, encoder).
         max_query_length: SQuAD: question tokens kept.
         work_dir: Folder for the asset files written here (labels, configs); must live until
@@ -343,7 +461,7 @@ def build_serving_module(
     Returns:
         The module; its `signatures()` are what `write_saved_model` exports.
     """
-    _check_settings(model_type, bert_config, max_seq_length, max_query_length)
+    _check_settings(model_type, bert_config, max_seq_length, max_query_length, labels, pair_input)
     work_dir = work_dir or tempfile.mkdtemp(prefix="bert_export_")
     labels = [str(label) for label in labels]
     export_config = {
@@ -379,9 +497,21 @@ def build_serving_module(
 
 
 def _check_settings(
-    model_type: str, bert_config: BertConfig, max_seq_length: int, max_query_length: int
+    model_type: str,
+    bert_config: BertConfig,
+    max_seq_length: int,
+    max_query_length: int,
+    labels: Sequence[str],
+    pair_input: bool,
 ) -> None:
-    _model_type(model_type)
+    if _model_type(model_type).text == "words":
+        if len(labels) < 2:
+            raise ValueError(
+                f"model_type={model_type} needs the run's label list (at least 2 labels, in id "
+                f"order, e.g. tasks.conll.get_labels(entity_types)); got {list(labels)}"
+            )
+        if pair_input:
+            raise ValueError(f"model_type={model_type} takes single sentences: pair_input=False")
     if max_seq_length < 3 or max_seq_length > bert_config.max_position_embeddings:
         raise ValueError(
             f"max_seq_length={max_seq_length} must be in [3, max_position_embeddings="
@@ -475,16 +605,19 @@ def export_saved_model(
     """Builds the model of `model_type`, loads a checkpoint into it and exports it.
 
     Args:
-        model_type: ``classifier``, ``squad`` or ``encoder`` (a key of `MODEL_TYPES`).
+        model_type: ``classifier``, ``squad``, ``encoder`` or ``tagger`` (a key of
+            `MODEL_TYPES`).
         bert_config: The model's configuration.
         init_checkpoint: A checkpoint prefix or folder in Google's names: Google's
             ``bert_model.ckpt`` (encoder) or a fine-tuned ``model.ckpt-STEP`` (optimizer slots
-            and ``global_step`` are skipped). Every model variable must be in it.
+            and ``global_step`` are skipped). Every model variable must be in it. For the
+            tagger, a run_ner.py checkpoint, fine-tuned or feature-based (detected).
         vocab_file: The vocab.txt the model was trained with.
         do_lower_case: Whether training lower-cased the text.
         max_seq_length: Length raw text is packed to.
         export_dir: The folder TF Serving watches; the export goes to a new version in it.
-        labels: Label strings in id order (classifier; empty for a regression).
+        labels: Label strings in id order (classifier, empty for a regression; tagger, as
+            run_ner.py's ``tasks.conll.get_labels(entity_types)``).
         pair_input: Whether `serving_default` takes ``text_b`` too (classifier, encoder).
         max_query_length: SQuAD: question tokens kept.
         version: See `write_saved_model`.
@@ -497,10 +630,10 @@ def export_saved_model(
         FileNotFoundError: If the checkpoint or vocabulary is missing.
     """
     kind = _model_type(model_type)
-    _check_settings(model_type, bert_config, max_seq_length, max_query_length)
+    _check_settings(model_type, bert_config, max_seq_length, max_query_length, labels, pair_input)
     _new_version_path(export_dir, version)  # fails before the slow part
     num_labels = max(len(labels), 1)
-    model = kind.build(bert_config, num_labels)
+    model = kind.build(bert_config, num_labels, checkpoints.list_checkpoint(init_checkpoint))
     # build() rather than a call on dummy inputs: Keras would save a signature of their dtype.
     model.build()
     checkpoints.load_google_checkpoint(model, init_checkpoint)
@@ -604,6 +737,7 @@ class Predictor:
         >>> predictor = Predictor("/tmp/mrpc_export")  # newest version, or a version folder
         >>> out = predictor(["The cat sat."], ["A cat was sitting."])
         >>> out["probabilities"], out["labels"]
+        >>> Predictor("/tmp/ner_export")(["John lives in Paris ."])["word_labels"]
 
     Attributes:
         path: The version folder loaded.
@@ -623,7 +757,7 @@ class Predictor:
 
     @property
     def labels(self) -> list:
-        """Label strings in id order (empty unless a classifier)."""
+        """Label strings in id order (empty unless a classifier or a tagger)."""
         return list(self.config["labels"])
 
     def __call__(
@@ -632,7 +766,8 @@ class Predictor:
         """Predicts raw texts through `serving_default`.
 
         Args:
-            text_a: The first (or only) texts; for SQuAD the questions.
+            text_a: The first (or only) texts; for SQuAD the questions; for the tagger the
+                sentences (``text``).
             text_b: The second texts (pair exports; "" for a row without one); for SQuAD the
                 contexts.
 
@@ -643,6 +778,10 @@ class Predictor:
             ValueError: If `text_b` is given to an export of single texts, or missing for one
                 that needs it.
         """
+        if MODEL_TYPES.get(self.config["model_type"], MODEL_TYPES["classifier"]).text == "words":
+            if text_b is not None:
+                raise ValueError(f"This export ({self.path}) tags single sentences: no text_b.")
+            return _numpy(self._signatures[SIGNATURE_TEXT](text=_strings(text_a)))
         inputs = {"text_a": _strings(text_a)}
         if self.config["pair_input"]:
             if text_b is None:

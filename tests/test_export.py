@@ -599,7 +599,7 @@ def test_versions_and_a_single_text_regression_export(mrpc_run, google_folder, t
     with pytest.raises(ValueError, match="exists already"):
         export.export_saved_model(version=8, **settings)
     with pytest.raises(ValueError, match="model_type"):
-        export.export_saved_model(**dict(settings, model_type="tagger"))
+        export.export_saved_model(**dict(settings, model_type="no_such_type"))
 
 
 def test_onnx_export_of_the_token_id_signature(mrpc_run, google_folder, tmp_path):
