@@ -2,7 +2,8 @@
 
 Writes ``--export_dir/<version>/`` (TF Serving serves the highest integer version it finds)
 with three signatures: ``serving_default`` (raw text ``text_a``, and ``text_b`` for pairs, or
-the tagger's sentences ``text``, tokenized in the graph exactly as `FullTokenizer` does),
+the tagger's sentences ``text``, or the multiple-choice ``context`` and ``endings``
+``[batch, num_choices]``, tokenized in the graph exactly as `FullTokenizer` does),
 ``serve_token_ids`` (``input_ids``, ``input_mask``, ``segment_ids``) and ``serve_examples``
 (serialized ``tf.Example``s with Google's feature names). The SavedModel loads with ``tensorflow`` and ``tensorflow_text`` only.
 
@@ -32,7 +33,8 @@ flags.DEFINE_string(
     "init_checkpoint",
     None,
     "Checkpoint prefix or folder: a fine-tuned model.ckpt-STEP (classifier, squad, tagger: "
-    "run_ner.py's, fine-tuned or --feature_based) or Google's bert_model.ckpt (encoder).",
+    "run_ner.py's, fine-tuned or --feature_based; multiple_choice: run_swag.py's) or Google's "
+    "bert_model.ckpt (encoder).",
 )
 flags.DEFINE_enum("model_type", "classifier", sorted(export.MODEL_TYPES), "What to export.")
 flags.DEFINE_string(
@@ -45,6 +47,9 @@ flags.DEFINE_list(
 )
 flags.DEFINE_integer("max_seq_length", 128, "Tokens raw text is packed to, as in training.")
 flags.DEFINE_integer("max_query_length", 64, "SQuAD only: question tokens kept.")
+flags.DEFINE_integer(
+    "num_choices", 4, "Multiple choice only: endings per record serve_examples parses (SWAG: 4)."
+)
 flags.DEFINE_string("export_dir", None, "The folder TF Serving watches; a new version goes in it.")
 flags.DEFINE_integer(
     "export_version", None, "Version folder name; default: one above the highest present."
@@ -86,6 +91,10 @@ def main(_):
         if pair_input:
             raise ValueError("--pair_input: --model_type=tagger takes single sentences")
         labels = conll.get_labels(FLAGS.entity_types)
+    if FLAGS.model_type == "multiple_choice":
+        if FLAGS.num_choices < 1:
+            raise ValueError(f"--num_choices must be at least 1, got {FLAGS.num_choices}")
+        pair_input = True  # always context and endings
 
     path = export.export_saved_model(
         model_type=FLAGS.model_type,
@@ -99,6 +108,7 @@ def main(_):
         pair_input=pair_input,
         max_query_length=FLAGS.max_query_length,
         version=FLAGS.export_version,
+        num_choices=FLAGS.num_choices,
     )
     logging.info("Exported %s (%s) to %s", FLAGS.init_checkpoint, FLAGS.model_type, path)
     print(path)

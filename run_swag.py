@@ -16,6 +16,12 @@ Outputs in --output_dir:
   ``test_results.txt`` holds their accuracy too.
 * ``train.tf_record`` / ``eval.tf_record`` / ``predict.tf_record`` and ``model.ckpt-STEP``.
 
+With --export_dir, the newest checkpoint is exported at the end as a SavedModel for TF Serving
+(``--model_type=multiple_choice`` of export_saved_model.py; see `bert_tf.export`): its
+``serving_default`` takes ``context`` (``sent1``) and ``endings`` ``[batch, num_choices]``, each
+ending being the whole text B (``sent2 + " " + ending``), and returns ``logits``,
+``probabilities`` and ``predictions`` (the index of the best ending).
+
 Example:
     python run_swag.py --do_train=true --do_eval=true --data_dir=$SWAG_DIR \
       --vocab_file=$BERT_BASE_DIR/vocab.txt --bert_config_file=$BERT_BASE_DIR/bert_config.json \
@@ -32,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 from absl import flags, logging
 
-from bert_tf import checkpoints, cli, heads, metrics, records, tokenization, training
+from bert_tf import checkpoints, cli, export, heads, metrics, records, tokenization, training
 from bert_tf.modeling import BertConfig
 from bert_tf.optimization import create_optimizer
 from bert_tf.tasks import swag
@@ -71,9 +77,19 @@ flags.DEFINE_bool("use_bias_correction", False, "Add Adam bias correction (the o
 flags.DEFINE_integer("keep_checkpoint_max", 5, "Newest checkpoints kept in output_dir.")
 flags.DEFINE_integer("log_every_steps", 100, "Progress-line interval in steps.")
 flags.DEFINE_integer("random_seed", 12345, "Seeds the head, dropout and the train shuffle.")
+flags.DEFINE_string(
+    "export_dir",
+    None,
+    "If set, the trained model is exported there as a SavedModel for TF Serving "
+    "(export_dir/<version>/, see export_saved_model.py --model_type=multiple_choice).",
+)
 
 # Variables a pretrained checkpoint lacks: the scoring vector starts fresh.
 _HEAD = ("output_weights", "output_bias")
+_NOT_FINE_TUNED = (
+    "--export_dir needs a fine-tuned checkpoint in --output_dir={output_dir}; run with "
+    "--do_train first"
+)
 
 
 def _validate() -> BertConfig:
@@ -98,6 +114,8 @@ def _validate() -> BertConfig:
         raise ValueError(f"--warmup_proportion must be in [0, 1], got {FLAGS.warmup_proportion}")
     if FLAGS.init_checkpoint:
         checkpoints.list_checkpoint(FLAGS.init_checkpoint)  # Fails now, naming the path.
+    if FLAGS.export_dir and not FLAGS.do_train and not tf.train.latest_checkpoint(FLAGS.output_dir):
+        raise ValueError(_NOT_FINE_TUNED.format(output_dir=FLAGS.output_dir))
     return config
 
 
@@ -119,6 +137,7 @@ def main(_):
         )
 
     num_train_steps = num_warmup_steps = 0
+    num_choices = 4  # SWAG's; read from train.csv when training
     if FLAGS.do_train:
         examples = swag.read_swag(swag.find_file(FLAGS.data_dir, "train"), require_label=True)
         # SWAG's rows from one video sit together and the reader shuffles only within 100
@@ -199,6 +218,27 @@ def main(_):
         if all(e.label is not None for e in examples):
             results = _scores(examples, logits, step)
             metrics.write_eval_results(os.path.join(output_dir, "test_results.txt"), results)
+    if FLAGS.export_dir:
+        _export(config, num_choices, step)
+
+
+def _export(config: BertConfig, num_choices: int, step: int) -> str:
+    """Exports the newest checkpoint in --output_dir to a new version in --export_dir."""
+    checkpoint = tf.train.latest_checkpoint(FLAGS.output_dir)
+    if step == 0 or checkpoint is None:
+        raise ValueError(_NOT_FINE_TUNED.format(output_dir=FLAGS.output_dir))
+    path = export.export_saved_model(
+        model_type="multiple_choice",
+        bert_config=config,
+        init_checkpoint=checkpoint,
+        vocab_file=FLAGS.vocab_file,
+        do_lower_case=FLAGS.do_lower_case,
+        max_seq_length=FLAGS.max_seq_length,
+        export_dir=FLAGS.export_dir,
+        num_choices=num_choices,
+    )
+    logging.info("Exported %s (step %d) as a SavedModel to %s", checkpoint, step, path)
+    return path
 
 
 def _run_set(trainer, tokenizer, split: str, kind: str, batch_size: int):

@@ -7,9 +7,12 @@ highest integer) holding a SavedModel with three signatures:
 signature              inputs                                             what it does
 =====================  =================================================  ====================
 ``serving_default``    ``text_a`` (and ``text_b`` for pairs): string      tokenizes in the
-                       ``[batch]``; the tagger: ``text`` ``[batch]``      graph, packs, runs
+                       ``[batch]``; the tagger: ``text`` ``[batch]``;     graph, packs, runs
+                       multiple choice: ``context`` ``[batch]`` and
+                       ``endings`` ``[batch, num_choices]``
 ``serve_token_ids``    ``input_ids``, ``input_mask``, ``segment_ids``:    runs the model
-                       int32 ``[batch, seq]``
+                       int32 ``[batch, seq]`` (multiple choice:
+                       ``[batch, num_choices, seq]``)
 ``serve_examples``     ``examples``: serialized ``tf.Example``s           parses Google's
                        ``[batch]``                                        features, runs
 =====================  =================================================  ====================
@@ -36,6 +39,18 @@ words that start past it get "". run_ner.py's overlapping windows (every word pr
 with context on both sides) are for offline prediction. A checkpoint of the feature-based recipe
 (``lstm_0/...`` variables) is exported as `heads.BertFeatureTagger`, its sizes read from the
 checkpoint.
+
+The ``multiple_choice`` model (run_swag.py's `heads.BertMultipleChoice`) scores candidate
+endings. Its ``serving_default`` takes ``context`` (string ``[batch]``, text A: SWAG's
+``sent1``) and ``endings`` (string ``[batch, num_choices]``, each candidate's whole text B).
+As `tasks.swag` trains on ``sent2`` followed by the ending as text B, a client passes
+``sent2 + " " + ending`` per choice (tokenizing the two apart and joining the pieces, as
+training does, gives the same ids: WordPiece never crosses whitespace). Each candidate is
+packed as ``[CLS] context [SEP] ending [SEP]`` (`text_graph.pack_pairs`, as training), and all
+three signatures return ``logits`` and ``probabilities`` ``[batch, num_choices]`` and
+``predictions`` (the index of the best ending). ``serve_examples`` parses run_swag.py's records
+(`records.multiple_choice_feature_spec`, the choices flattened), so it takes the export's
+``num_choices`` (4, SWAG's) per example; the other two take any number of choices.
 
 Example:
     >>> path = export_saved_model(
@@ -114,7 +129,9 @@ class ModelType:
             ``text_b`` when the export takes pairs) or ``"squad"`` (``text_a`` the question,
             ``text_b`` the context; adds context offsets to the outputs) or ``"words"``
             (``text``, one sentence per row, split into words at whitespace; adds
-            ``word_ids`` and ``word_labels`` to the outputs).
+            ``word_ids`` and ``word_labels`` to the outputs) or ``"choices"`` (``context``
+            ``[batch]`` and ``endings`` ``[batch, num_choices]``; features and outputs have a
+            choice dimension after the batch).
     """
 
     build: Callable[[BertConfig, int, Mapping[str, tuple]], keras.Model]
@@ -175,6 +192,15 @@ def _build_tagger(
     )
 
 
+def _multiple_choice_outputs(outputs: Mapping[str, tf.Tensor], label_strings: tf.Tensor) -> dict:
+    del label_strings  # the prediction is the index of an ending
+    return {
+        "logits": outputs["logits"],
+        "probabilities": outputs["probabilities"],
+        "predictions": tf.argmax(outputs["logits"], axis=-1, output_type=tf.int32),
+    }
+
+
 def _span_outputs(outputs: Mapping[str, tf.Tensor], label_strings: tf.Tensor) -> dict:
     del label_strings  # spans have no labels
     return {"start_logits": outputs["start_logits"], "end_logits": outputs["end_logits"]}
@@ -203,6 +229,11 @@ MODEL_TYPES: dict[str, ModelType] = {
         outputs=_encoder_outputs,
     ),
     "tagger": ModelType(build=_build_tagger, outputs=_tagger_outputs, text="words"),
+    "multiple_choice": ModelType(
+        build=lambda config, num_labels, shapes: heads.BertMultipleChoice(config),
+        outputs=_multiple_choice_outputs,
+        text="choices",
+    ),
 }
 
 
@@ -225,6 +256,7 @@ class _ServingModule(tf.Module):
         pair_input: bool,
         max_query_length: int,
         asset_paths: Mapping[str, str],
+        num_choices: int = 4,
     ) -> None:
         super().__init__(name="bert_serving")
         # The Keras model is held out of tracking: only the tf.Variables the signatures read are
@@ -247,12 +279,24 @@ class _ServingModule(tf.Module):
         self._example_spec = records.feature_spec(
             {name: self.max_seq_length for name in records.SEQUENCE_FEATURES}
         )
+        choices = _model_type(model_type).text == "choices"
+        self._example_shape = None
+        if choices:
+            # run_swag.py's records, the choices flattened; the label is not needed to serve.
+            spec = records.multiple_choice_feature_spec(self.max_seq_length, int(num_choices))
+            self._example_spec = {name: spec[name] for name in records.SEQUENCE_FEATURES}
+            self._example_shape = [-1, int(num_choices), self.max_seq_length]
         for key, path in asset_paths.items():
             setattr(self, key, tf.saved_model.Asset(path))
 
         text = tf.TensorSpec([None], tf.string)
-        ids = tf.TensorSpec([None, None], tf.int32)
-        if _model_type(model_type).text == "squad":
+        ids = tf.TensorSpec([None, None, None] if choices else [None, None], tf.int32)
+        if choices:
+            self.serve_text = tf.function(
+                self._serve_choices,
+                input_signature=[text, tf.TensorSpec([None, None], tf.string)],
+            )
+        elif _model_type(model_type).text == "squad":
             self.serve_text = tf.function(self._serve_question_context, input_signature=[text] * 2)
         elif _model_type(model_type).text == "words":
             self.serve_text = tf.function(self._serve_words, input_signature=[text])
@@ -288,7 +332,33 @@ class _ServingModule(tf.Module):
 
     def _serve_examples(self, examples):
         parsed = tf.io.parse_example(examples, self._example_spec)
-        return self._run({name: tf.cast(parsed[name], tf.int32) for name in self._example_spec})
+        features = {name: tf.cast(parsed[name], tf.int32) for name in self._example_spec}
+        if self._example_shape is not None:
+            features = {name: tf.reshape(v, self._example_shape) for name, v in features.items()}
+        return self._run(features)
+
+    def _serve_choices(self, context, endings):
+        """Multiple choice: ``[CLS] context [SEP] ending [SEP]`` for every ending of a row."""
+        shape = tf.shape(endings)
+        same_batch = tf.debugging.assert_equal(
+            tf.size(context),
+            shape[0],
+            message="context and endings must hold the same number of rows",
+        )
+        with tf.control_dependencies([same_batch]):
+            shape = tf.identity(shape)
+        row = tf.repeat(tf.range(shape[0]), shape[1])  # the context of each candidate
+        ids_a = tf.gather(self.tokenizer.tokenize(context), row)
+        ids_b = self.tokenizer.tokenize(tf.reshape(endings, [-1]))
+        features = text_graph.pack_pairs(
+            ids_a, ids_b, self.max_seq_length, self._cls_id, self._sep_id
+        )
+        return self._run(
+            {
+                name: tf.reshape(value, [shape[0], shape[1], self.max_seq_length])
+                for name, value in features.items()
+            }
+        )
 
     def _serve_single(self, text_a):
         features = text_graph.pack_pairs(
@@ -440,13 +510,14 @@ def build_serving_module(
     pair_input: bool = False,
     max_query_length: int = 64,
     work_dir: str | None = None,
+    num_choices: int = 4,
 ) -> _ServingModule:
     """Wraps a built, loaded Keras model into the module `write_saved_model` saves.
 
     Args:
         model: The model of `model_type` (`MODEL_TYPES[model_type].build`), weights loaded.
-        model_type: A key of `MODEL_TYPES`: ``classifier``, ``squad``, ``encoder`` or
-            ``tagger``.
+        model_type: A key of `MODEL_TYPES`: ``classifier``, ``squad``, ``encoder``, ``tagger``
+            or ``multiple_choice``.
         vocab_file: The vocab.txt the model was trained with.
         do_lower_case: Whether training lower-cased the text.
         max_seq_length: Length raw text is packed to (as in training).
@@ -457,6 +528,7 @@ def build_serving_module(
         max_query_length: SQuAD: question tokens kept.
         work_dir: Folder for the asset files written here (labels, configs); must live until
             the module is saved. A fresh temporary folder when None.
+        num_choices: Multiple choice: endings per record that ``serve_examples`` parses.
 
     Returns:
         The module; its `signatures()` are what `write_saved_model` exports.
@@ -469,8 +541,9 @@ def build_serving_module(
         "do_lower_case": bool(do_lower_case),
         "max_seq_length": int(max_seq_length),
         "max_query_length": int(max_query_length),
-        "pair_input": bool(pair_input or MODEL_TYPES[model_type].text == "squad"),
+        "pair_input": bool(pair_input or MODEL_TYPES[model_type].text in ("squad", "choices")),
         "labels": labels,
+        **({"num_choices": int(num_choices)} if MODEL_TYPES[model_type].text == "choices" else {}),
         "signatures": [SIGNATURE_TEXT, SIGNATURE_TOKEN_IDS, SIGNATURE_EXAMPLES],
     }
     written = {
@@ -493,6 +566,7 @@ def build_serving_module(
         export_config["pair_input"],
         max_query_length,
         asset_paths,
+        num_choices=num_choices,
     )
 
 
@@ -512,6 +586,10 @@ def _check_settings(
             )
         if pair_input:
             raise ValueError(f"model_type={model_type} takes single sentences: pair_input=False")
+    if _model_type(model_type).text == "choices" and labels:
+        raise ValueError(
+            f"model_type={model_type} predicts the index of an ending: no labels, got {list(labels)}"
+        )
     if max_seq_length < 3 or max_seq_length > bert_config.max_position_embeddings:
         raise ValueError(
             f"max_seq_length={max_seq_length} must be in [3, max_position_embeddings="
@@ -601,17 +679,19 @@ def export_saved_model(
     pair_input: bool = False,
     max_query_length: int = 64,
     version: int | None = None,
+    num_choices: int = 4,
 ) -> str:
     """Builds the model of `model_type`, loads a checkpoint into it and exports it.
 
     Args:
-        model_type: ``classifier``, ``squad``, ``encoder`` or ``tagger`` (a key of
-            `MODEL_TYPES`).
+        model_type: ``classifier``, ``squad``, ``encoder``, ``tagger`` or ``multiple_choice``
+            (a key of `MODEL_TYPES`).
         bert_config: The model's configuration.
         init_checkpoint: A checkpoint prefix or folder in Google's names: Google's
             ``bert_model.ckpt`` (encoder) or a fine-tuned ``model.ckpt-STEP`` (optimizer slots
             and ``global_step`` are skipped). Every model variable must be in it. For the
-            tagger, a run_ner.py checkpoint, fine-tuned or feature-based (detected).
+            tagger, a run_ner.py checkpoint, fine-tuned or feature-based (detected); for
+            multiple choice, a run_swag.py checkpoint.
         vocab_file: The vocab.txt the model was trained with.
         do_lower_case: Whether training lower-cased the text.
         max_seq_length: Length raw text is packed to.
@@ -621,6 +701,7 @@ def export_saved_model(
         pair_input: Whether `serving_default` takes ``text_b`` too (classifier, encoder).
         max_query_length: SQuAD: question tokens kept.
         version: See `write_saved_model`.
+        num_choices: Multiple choice: endings per record ``serve_examples`` parses (SWAG: 4).
 
     Returns:
         The path of the version folder written.
@@ -649,6 +730,7 @@ def export_saved_model(
             pair_input=pair_input,
             max_query_length=max_query_length,
             work_dir=work_dir,
+            num_choices=num_choices,
         )
         return write_saved_model(module, export_dir, version)
 
@@ -767,9 +849,9 @@ class Predictor:
 
         Args:
             text_a: The first (or only) texts; for SQuAD the questions; for the tagger the
-                sentences (``text``).
+                sentences (``text``); for multiple choice the contexts.
             text_b: The second texts (pair exports; "" for a row without one); for SQuAD the
-                contexts.
+                contexts; for multiple choice a list of endings per row (``endings``).
 
         Returns:
             {output name: numpy array}, batch first.
@@ -778,7 +860,19 @@ class Predictor:
             ValueError: If `text_b` is given to an export of single texts, or missing for one
                 that needs it.
         """
-        if MODEL_TYPES.get(self.config["model_type"], MODEL_TYPES["classifier"]).text == "words":
+        text = MODEL_TYPES.get(self.config["model_type"], MODEL_TYPES["classifier"]).text
+        if text == "choices":
+            if text_b is None:
+                raise ValueError("A multiple-choice export needs text_b: the endings of each row.")
+            endings = [_strings(row) for row in text_b]
+            if not endings or len({int(row.shape[0]) for row in endings}) != 1:
+                raise ValueError("text_b must give every row the same number of endings (>= 1).")
+            return _numpy(
+                self._signatures[SIGNATURE_TEXT](
+                    context=_strings(text_a), endings=tf.stack(endings)
+                )
+            )
+        if text == "words":
             if text_b is not None:
                 raise ValueError(f"This export ({self.path}) tags single sentences: no text_b.")
             return _numpy(self._signatures[SIGNATURE_TEXT](text=_strings(text_a)))
