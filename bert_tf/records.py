@@ -301,6 +301,15 @@ def write_examples(
     return writer.counts
 
 
+def write_record_file(output_file: str, examples: Iterable[Mapping[str, FeatureValues]]) -> int:
+    """Writes feature dicts to one TFRecord file; returns how many were written.
+
+    The fine-tuning scripts' writers (`write_squad_records`, `write_ner_records`,
+    `write_multiple_choice_records`) are this function under their task's name.
+    """
+    return write_examples([output_file], examples)[0]
+
+
 # ----------------------------------------------------------------------------------------------
 # Files
 # ----------------------------------------------------------------------------------------------
@@ -667,7 +676,9 @@ SQUAD_TRAIN_SCALARS: tuple[str, ...] = ("start_positions", "end_positions")
 SQUAD_RECORD_FILES = {"train": "train.tf_record", "predict": "eval.tf_record"}
 
 
-def squad_feature_spec(max_seq_length: int, is_training: bool) -> dict[str, "tf.io.FixedLenFeature"]:
+def squad_feature_spec(
+    max_seq_length: int, is_training: bool
+) -> dict[str, "tf.io.FixedLenFeature"]:
     """Parsing spec of a SQuAD record (the original's `name_to_features`).
 
     Args:
@@ -684,16 +695,7 @@ def squad_feature_spec(max_seq_length: int, is_training: bool) -> dict[str, "tf.
     return spec
 
 
-def write_squad_records(output_file: str, records: Iterable[Mapping[str, FeatureValues]]) -> int:
-    """Writes SQuAD records (feature name -> values) to one TFRecord file.
-
-    Returns:
-        The number of records written.
-    """
-    with RoundRobinWriter([output_file]) as writer:
-        for features in records:
-            writer.write(serialize_example(features))
-    return writer.total
+write_squad_records = write_record_file
 
 
 def squad_dataset(
@@ -777,16 +779,7 @@ def ner_feature_spec(max_seq_length: int) -> dict[str, "tf.io.FixedLenFeature"]:
     return feature_spec({name: max_seq_length for name in NER_FEATURES})
 
 
-def write_ner_records(output_file: str, records: Iterable[Mapping[str, FeatureValues]]) -> int:
-    """Writes token-tagging records (feature name -> values) to one TFRecord file.
-
-    Returns:
-        The number of records written.
-    """
-    with RoundRobinWriter([output_file]) as writer:
-        for features in records:
-            writer.write(serialize_example(features))
-    return writer.total
+write_ner_records = write_record_file
 
 
 def ner_dataset(
@@ -836,18 +829,7 @@ def multiple_choice_feature_spec(
     return spec
 
 
-def write_multiple_choice_records(
-    output_file: str, records: Iterable[Mapping[str, FeatureValues]]
-) -> int:
-    """Writes multiple-choice records (feature name -> values) to one TFRecord file.
-
-    Returns:
-        The number of records written.
-    """
-    with RoundRobinWriter([output_file]) as writer:
-        for features in records:
-            writer.write(serialize_example(features))
-    return writer.total
+write_multiple_choice_records = write_record_file
 
 
 def multiple_choice_dataset(
