@@ -79,6 +79,19 @@ def parse_args(argv=None):
         choices=["true", "false"],
         help="run_classifier.py --use_bias_correction (true matches transformers' AdamW)",
     )
+    p.add_argument(
+        "--padding",
+        default="batch",
+        choices=["batch", "max_length"],
+        help="batch: each training batch padded only to its longest row (ours: "
+        "run_classifier.py --trim_padding); max_length: every row padded to max_seq_length",
+    )
+    p.add_argument(
+        "--reuse_runs",
+        action="store_true",
+        help="take a (task, seed, side) run from work_dir/runs/ when one with the same settings "
+        "is there, so a long table can be built across invocations",
+    )
     p.add_argument("--sst2_train_examples", type=int, default=10000)
     p.add_argument(
         "--train_examples",
@@ -144,6 +157,7 @@ def run_ours(args, task: str, data_dir: Path, seed: int) -> dict:
         f"--random_seed={seed}",
         "--save_checkpoints_steps=100000",
         "--log_every_steps=10",
+        f"--trim_padding={'true' if args.padding == 'batch' else 'false'}",
     ]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     started = time.perf_counter()
@@ -245,6 +259,9 @@ def run_hf(args, task: str, data_dir: Path, seed: int, processor) -> dict:
             order = torch.randperm(len(train), generator=generator)
         batch, order = order[: args.train_batch_size], order[args.train_batch_size :]
         ids, mask, segments, labels = (t[batch] for t in tensors)
+        if args.padding == "batch":
+            longest = int(mask.sum(1).max())
+            ids, mask, segments = ids[:, :longest], mask[:, :longest], segments[:, :longest]
         loss = model(
             input_ids=ids, attention_mask=mask, token_type_ids=segments, labels=labels
         ).loss
@@ -280,6 +297,23 @@ def run_hf(args, task: str, data_dir: Path, seed: int, processor) -> dict:
     if task in F1_TASKS:
         out["f1"] = metrics.binary_f1(predictions, gold)
     return out
+
+
+_NOT_RUN_SETTINGS = {"output_json", "tasks", "seeds", "impls", "work_dir", "reuse_runs"}
+
+
+def _run_settings(args) -> dict:
+    """The settings that decide a single run's result."""
+    return {k: v for k, v in sorted(vars(args).items()) if k not in _NOT_RUN_SETTINGS}
+
+
+def _load_run(path: Path, settings: dict) -> dict | None:
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    if saved.pop("settings", None) != settings:
+        return None
+    return saved
 
 
 def _mean_spread(values: list[float]) -> tuple[float | None, float | None]:
@@ -361,12 +395,20 @@ def main(argv=None):
         for seed in seeds:
             for impl in impls:
                 print(f"== {task} seed {seed} {impl}", flush=True)
-                result = (
-                    run_ours(args, task, data_dir, seed)
-                    if impl == "ours"
-                    else run_hf(args, task, data_dir, seed, processor)
-                )
-                result.update(task=task, seed=seed, impl=impl, train_dir=str(data_dir))
+                saved = work_dir / "runs" / f"{task}_seed{seed}_{impl}.json"
+                result = _load_run(saved, _run_settings(args)) if args.reuse_runs else None
+                if result is not None:
+                    print(f"   (reused {saved})")
+                else:
+                    result = (
+                        run_ours(args, task, data_dir, seed)
+                        if impl == "ours"
+                        else run_hf(args, task, data_dir, seed, processor)
+                    )
+                    result.update(task=task, seed=seed, impl=impl, train_dir=str(data_dir))
+                    result["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+                    saved.parent.mkdir(parents=True, exist_ok=True)
+                    saved.write_text(json.dumps({"settings": _run_settings(args), **result}))
                 print("   " + json.dumps(result), flush=True)
                 runs.append(result)
     rows = summarize(runs, tasks, impls)

@@ -220,3 +220,39 @@ def test_ner_and_multiple_choice_records_round_trip(tmp_path):
     (batch,) = list(records.multiple_choice_dataset(path, 2, 3, 4, is_training=False))
     assert batch["input_ids"].numpy().tolist() == [[[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11]]]
     assert batch["label_ids"].numpy().tolist() == [2]
+
+
+def test_trim_padding_keeps_each_batchs_used_columns(tmp_path):
+    seq = 40
+    lengths = [3, 5, 9, 2, 17, 40, 1, 8, 12]
+    rows = []
+    for i, n in enumerate(lengths):
+        ids = [100 + i] * n + [0] * (seq - n)
+        rows.append(
+            {
+                "input_ids": ids,
+                "input_mask": [1] * n + [0] * (seq - n),
+                "segment_ids": [0] * (n // 2) + [1] * (n - n // 2) + [0] * (seq - n),
+                "label_ids": [i % 2],
+                "is_real_example": [1],
+            }
+        )
+    path = str(tmp_path / "cls.tf_record")
+    records.write_classifier_examples(path, rows)
+    full = list(records.classifier_dataset(path, 3, seq, is_training=False))
+    trimmed = list(records.classifier_dataset(path, 3, seq, is_training=False, trim_padding=True))
+    # Longest row per batch: 9, 40, 12 -> widths rounded up to a multiple of 8, capped at 40.
+    assert [b["input_ids"].shape[1] for b in trimmed] == [16, 40, 16]
+    for whole, cut in zip(full, trimmed):
+        width = cut["input_ids"].shape[1]
+        for name in records.SEQUENCE_FEATURES:
+            np.testing.assert_array_equal(cut[name].numpy(), whole[name].numpy()[:, :width])
+            assert not whole[name].numpy()[:, width:].any()  # only padding was dropped
+        for name in ("label_ids", "is_real_example"):
+            np.testing.assert_array_equal(cut[name].numpy(), whole[name].numpy())
+    # Training batches come trimmed too, with an unknown static width.
+    train = records.classifier_dataset(path, 3, seq, is_training=True, seed=1, trim_padding=True)
+    assert train.element_spec["input_ids"].shape.as_list() == [3, None]
+    for batch in train.take(6):
+        longest = int(batch["input_mask"].numpy().sum(axis=1).max())
+        assert batch["input_ids"].shape[1] == min(seq, -(-longest // 8) * 8)

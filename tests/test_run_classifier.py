@@ -144,6 +144,7 @@ def _flags(folder, data_dir, output_dir, **overrides):
         gradient_accumulation_steps=1,
         optimizer="adamw",
         use_bias_correction=False,
+        trim_padding=False,
         keep_checkpoint_max=5,
         log_every_steps=1,
         random_seed=7,
@@ -169,7 +170,7 @@ def _table(path):
     )
 
 
-def _reference_outputs(folder, checkpoint, processor, examples):
+def _reference_outputs(folder, checkpoint, processor, examples, seq=SEQ):
     """The fine-tuned model's logits, recomputed outside the script from its checkpoint."""
     model = BertClassifier(
         BertConfig.from_json_file(str(folder / "bert_config.json")), processor.num_labels
@@ -177,7 +178,7 @@ def _reference_outputs(folder, checkpoint, processor, examples):
     model.build()
     checkpoints.load_google_checkpoint(model, str(checkpoint))
     tokenizer = FullTokenizer(str(folder / "vocab.txt"))
-    features = glue.convert_examples_to_features(examples, processor, SEQ, tokenizer, 0)
+    features = glue.convert_examples_to_features(examples, processor, seq, tokenizer, 0)
     batch = {
         name: np.array([getattr(f, attr) for f in features], np.int32)
         for name, attr in (
@@ -265,6 +266,36 @@ def test_eval_metrics_match_an_independent_recomputation(google_folder, mnli_run
         log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
         eval_loss = -log_probs[np.arange(len(labels)), labels].mean()
         assert results["eval_loss"] == pytest.approx(eval_loss, rel=1e-4)
+
+
+def test_trim_padding_gives_the_full_length_outputs(google_folder, tmp_path):
+    # At max_seq_length 40 these pairs (at most 15 tokens) run in batches 16 wide or less.
+    data = tmp_path / "MNLI"
+    dev = _mnli_files(data, np.random.default_rng(5))
+    out = tmp_path / "out"
+    _main(
+        google_folder,
+        data,
+        out,
+        max_seq_length=40,
+        do_train=True,
+        do_eval=True,
+        do_predict=True,
+        trim_padding=True,
+    )
+    processor = glue.get_processor("mnli")
+    examples = processor.get_examples(str(data), "dev_matched")
+    logits = _reference_outputs(google_folder, out / "model.ckpt-6", processor, examples, seq=40)
+    probs = _table(out / "test_results.tsv")
+    np.testing.assert_allclose(
+        probs, np.exp(logits) / np.exp(logits).sum(1, keepdims=True), rtol=1e-4, atol=1e-6
+    )
+    labels = np.array([MNLI_LABELS.index(row[-1]) for row in dev["matched"]])
+    results = _results(out / "eval_results.txt")
+    assert results["global_step"] == 6
+    assert results["eval_accuracy"] == pytest.approx(
+        metrics.accuracy(probs.argmax(axis=1), labels), abs=1e-7
+    )
 
 
 def test_resume_continues_and_eval_only_reads_the_output_dir(google_folder, mnli_run, monkeypatch):
