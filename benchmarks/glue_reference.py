@@ -92,6 +92,11 @@ def parse_args(argv=None):
         help="take a (task, seed, side) run from work_dir/runs/ when one with the same settings "
         "is there, so a long table can be built across invocations",
     )
+    p.add_argument(
+        "--saved_only",
+        action="store_true",
+        help="with --reuse_runs: build the table from the saved runs alone, running nothing",
+    )
     p.add_argument("--sst2_train_examples", type=int, default=10000)
     p.add_argument(
         "--train_examples",
@@ -299,7 +304,15 @@ def run_hf(args, task: str, data_dir: Path, seed: int, processor) -> dict:
     return out
 
 
-_NOT_RUN_SETTINGS = {"output_json", "tasks", "seeds", "impls", "work_dir", "reuse_runs"}
+_NOT_RUN_SETTINGS = {
+    "output_json",
+    "tasks",
+    "seeds",
+    "impls",
+    "work_dir",
+    "reuse_runs",
+    "saved_only",
+}
 
 
 def _run_settings(args) -> dict:
@@ -399,6 +412,9 @@ def main(argv=None):
                 result = _load_run(saved, _run_settings(args)) if args.reuse_runs else None
                 if result is not None:
                     print(f"   (reused {saved})")
+                elif args.saved_only:
+                    print("   (not saved: left out)")
+                    continue
                 else:
                     result = (
                         run_ours(args, task, data_dir, seed)
