@@ -50,57 +50,25 @@ from bert_tf.tasks import glue
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("data_dir", None, "The task's .tsv folder, as GLUE's download writes it.")
-flags.DEFINE_string("bert_config_file", None, "The bert_config.json of the pretrained model.")
 flags.DEFINE_string("task_name", None, f"The task: one of {', '.join(glue.TASK_NAMES)}.")
-flags.DEFINE_string("vocab_file", None, "The vocab.txt the model was trained with.")
-flags.DEFINE_string("output_dir", None, "Where records, checkpoints and results are written.")
-flags.DEFINE_string("init_checkpoint", None, "Checkpoint to start from, e.g. bert_model.ckpt.")
-flags.DEFINE_bool("do_lower_case", True, "Lower-case input (True for uncased models).")
-flags.DEFINE_integer("max_seq_length", 128, "Tokens per example after WordPiece; longer is cut.")
-flags.DEFINE_bool("do_train", False, "Fine-tune on the train set.")
-flags.DEFINE_bool("do_eval", False, "Evaluate on the dev set(s).")
-flags.DEFINE_bool("do_predict", False, "Predict the test set(s).")
-flags.DEFINE_integer("train_batch_size", 32, "Global training batch size.")
-flags.DEFINE_integer("eval_batch_size", 8, "Global evaluation batch size.")
-flags.DEFINE_integer("predict_batch_size", 8, "Global prediction batch size.")
-flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate for Adam.")
-flags.DEFINE_float("num_train_epochs", 3.0, "Passes over the train set (fractions allowed).")
-flags.DEFINE_float("warmup_proportion", 0.1, "Share of training spent in linear warmup.")
-flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint interval in steps.")
-flags.DEFINE_integer("iterations_per_loop", 1000, "Steps per host loop (one tf.function call).")
-flags.DEFINE_bool("use_tpu", False, "Train on a TPU through TPUStrategy.")
-flags.DEFINE_string("tpu_name", None, "The TPU to use with --use_tpu.")
-flags.DEFINE_string("tpu_zone", None, "Accepted for compatibility; the resolver finds the zone.")
-flags.DEFINE_string("gcp_project", None, "Accepted for compatibility; the resolver finds it.")
-flags.DEFINE_string("master", None, "Accepted for compatibility; unused.")
-flags.DEFINE_integer("num_tpu_cores", 8, "Accepted for compatibility; the strategy counts cores.")
+cli.define_flags(
+    cli.FINE_TUNING_FLAGS,
+    helps={
+        "do_train": "Fine-tune on the train set.",
+        "do_eval": "Evaluate on the dev set(s).",
+        "do_predict": "Predict the test set(s).",
+        "export_dir": "If set, the fine-tuned classifier is exported there as a SavedModel for "
+        "TF Serving (export_dir/<version>/, see export_saved_model.py).",
+    },
+)
 # Beyond the original.
 flags.DEFINE_string("xnli_language", "zh", "XNLI only: the language whose rows are read.")
-flags.DEFINE_bool("use_mixed_precision", False, "bfloat16 on CPU/TPU, float16 on GPU.")
-flags.DEFINE_bool("use_xla", False, "Compile the forward and backward pass with XLA.")
-flags.DEFINE_integer("gradient_accumulation_steps", 1, "Micro-batches per optimizer update.")
-flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "adamw is the original's optimizer.")
-flags.DEFINE_bool("use_bias_correction", False, "Add Adam bias correction (the original has none).")
 flags.DEFINE_bool(
     "trim_padding",
     False,
     "Cut each batch to its longest example (rounded up to 8 tokens) instead of max_seq_length: "
     "the same results up to float rounding, faster when most examples are short. Off keeps "
     "the original's fixed shapes (what TPUs need).",
-)
-flags.DEFINE_integer("keep_checkpoint_max", 5, "Newest checkpoints kept in output_dir.")
-flags.DEFINE_integer("log_every_steps", 100, "Progress-line interval in steps.")
-flags.DEFINE_string(
-    "export_dir",
-    None,
-    "If set, the fine-tuned classifier is exported there as a SavedModel for TF Serving "
-    "(export_dir/<version>/, see export_saved_model.py).",
-)
-flags.DEFINE_integer(
-    "random_seed",
-    12345,
-    "Seeds the head's initialisation, dropout and the train shuffle, so reruns are identical "
-    "(the original was unseeded). Same default as create_pretraining_data.py's.",
 )
 
 # Variables a pretrained checkpoint lacks: the classifier starts them fresh.

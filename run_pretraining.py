@@ -22,36 +22,32 @@ from bert_tf.optimization import create_optimizer
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("bert_config_file", None, "The bert_config.json of the model.")
+cli.define_flags(
+    (
+        "bert_config_file",
+        "output_dir",
+        "init_checkpoint",
+        "max_seq_length",
+        "do_train",
+        "do_eval",
+        "train_batch_size",
+        "eval_batch_size",
+        "learning_rate",
+    )
+    + cli.TRAINING_LOOP_FLAGS,
+    helps={
+        "output_dir": "Where checkpoints, summaries and eval_results.txt go.",
+        "max_seq_length": "Sequence length the records were written with.",
+        "do_train": "Run training.",
+        "do_eval": "Run evaluation on the input files.",
+    },
+)
 flags.DEFINE_string("input_file", None, "TFRecord files: comma-separated names or globs.")
-flags.DEFINE_string("output_dir", None, "Where checkpoints, summaries and eval_results.txt go.")
-flags.DEFINE_string("init_checkpoint", None, "Checkpoint to start from (heads may be absent).")
-flags.DEFINE_integer("max_seq_length", 128, "Sequence length the records were written with.")
 flags.DEFINE_integer("max_predictions_per_seq", 20, "Masked positions per sequence in the records.")
-flags.DEFINE_bool("do_train", False, "Run training.")
-flags.DEFINE_bool("do_eval", False, "Run evaluation on the input files.")
-flags.DEFINE_integer("train_batch_size", 32, "Global training batch size.")
-flags.DEFINE_integer("eval_batch_size", 8, "Global evaluation batch size.")
-flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate for Adam.")
 flags.DEFINE_integer("num_train_steps", 100000, "Optimizer updates in total.")
 flags.DEFINE_integer("num_warmup_steps", 10000, "Steps of linear learning-rate warmup.")
-flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint interval in steps.")
-flags.DEFINE_integer("iterations_per_loop", 1000, "Steps per host loop (one tf.function call).")
 flags.DEFINE_integer("max_eval_steps", 100, "Evaluation batches.")
-flags.DEFINE_bool("use_tpu", False, "Train on a TPU through TPUStrategy.")
-flags.DEFINE_string("tpu_name", None, "The TPU to use with --use_tpu.")
-flags.DEFINE_string("tpu_zone", None, "Accepted for compatibility; the resolver finds the zone.")
-flags.DEFINE_string("gcp_project", None, "Accepted for compatibility; the resolver finds it.")
-flags.DEFINE_string("master", None, "Accepted for compatibility; unused.")
-flags.DEFINE_integer("num_tpu_cores", 8, "Accepted for compatibility; the strategy counts cores.")
 # Beyond the original.
-flags.DEFINE_bool("use_mixed_precision", False, "bfloat16 on CPU/TPU, float16 + loss scaling on GPU.")
-flags.DEFINE_bool("use_xla", False, "Compile the forward and backward pass with XLA.")
-flags.DEFINE_integer("gradient_accumulation_steps", 1, "Micro-batches per optimizer update.")
-flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "adamw is the original's optimizer.")
-flags.DEFINE_bool("use_bias_correction", False, "Add Adam bias correction (the original has none).")
-flags.DEFINE_integer("keep_checkpoint_max", 5, "Newest checkpoints kept in output_dir.")
-flags.DEFINE_integer("log_every_steps", 100, "Progress-line interval in steps.")
 
 
 def main(_):
@@ -78,8 +74,11 @@ def main(_):
         model_fn=lambda: BertPretrainer(config, dtype=policy),
         loss_fn=lambda outputs, features, total: _loss(outputs, features, total),
         optimizer_fn=lambda: create_optimizer(
-            FLAGS.learning_rate, FLAGS.num_train_steps, FLAGS.num_warmup_steps,
-            use_bias_correction=FLAGS.use_bias_correction, optimizer_type=FLAGS.optimizer,
+            FLAGS.learning_rate,
+            FLAGS.num_train_steps,
+            FLAGS.num_warmup_steps,
+            use_bias_correction=FLAGS.use_bias_correction,
+            optimizer_type=FLAGS.optimizer,
         ),
         strategy=strategy,
         output_dir=FLAGS.output_dir,
@@ -94,15 +93,21 @@ def main(_):
 
     if FLAGS.do_train:
         dataset = records.pretraining_dataset(
-            input_files, FLAGS.train_batch_size, FLAGS.max_seq_length,
-            FLAGS.max_predictions_per_seq, is_training=True,
+            input_files,
+            FLAGS.train_batch_size,
+            FLAGS.max_seq_length,
+            FLAGS.max_predictions_per_seq,
+            is_training=True,
         )
         trainer.train(dataset, FLAGS.num_train_steps)
 
     if FLAGS.do_eval:
         dataset = records.pretraining_dataset(
-            input_files, FLAGS.eval_batch_size, FLAGS.max_seq_length,
-            FLAGS.max_predictions_per_seq, is_training=False,
+            input_files,
+            FLAGS.eval_batch_size,
+            FLAGS.max_seq_length,
+            FLAGS.max_predictions_per_seq,
+            is_training=False,
         )
         sums = trainer.evaluate(dataset, FLAGS.max_eval_steps, metrics.pretraining_metric_sums)
         results = metrics.finish_pretraining_metrics(sums)

@@ -35,33 +35,23 @@ from bert_tf.tasks import squad
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("bert_config_file", None, "The bert_config.json of the pre-trained model.")
-flags.DEFINE_string("vocab_file", None, "The WordPiece vocabulary the model was trained with.")
-flags.DEFINE_string("output_dir", None, "Where checkpoints, records and predictions go.")
+cli.define_flags(
+    [n for n in cli.FINE_TUNING_FLAGS if n not in ("do_eval", "eval_batch_size")],
+    defaults={"max_seq_length": 384},
+    helps={
+        "output_dir": "Where checkpoints, records and predictions go.",
+        "max_seq_length": "WordPieces per feature, question and window included.",
+        "do_train": "Fine-tune on --train_file.",
+        "do_predict": "Predict answers for --predict_file.",
+        "num_train_epochs": "Passes over the training questions.",
+    },
+)
 flags.DEFINE_string("train_file", None, "SQuAD JSON to train on, e.g. train-v1.1.json.")
 flags.DEFINE_string("predict_file", None, "SQuAD JSON to predict, e.g. dev-v1.1.json.")
-flags.DEFINE_string("init_checkpoint", None, "Checkpoint to start from (a pre-trained BERT).")
-flags.DEFINE_bool("do_lower_case", True, "Lower-case the text (True for uncased models).")
-flags.DEFINE_integer("max_seq_length", 384, "WordPieces per feature, question and window included.")
 flags.DEFINE_integer("doc_stride", 128, "WordPieces between the starts of context windows.")
 flags.DEFINE_integer("max_query_length", 64, "Question WordPieces kept; longer ones are cut.")
-flags.DEFINE_bool("do_train", False, "Fine-tune on --train_file.")
-flags.DEFINE_bool("do_predict", False, "Predict answers for --predict_file.")
-flags.DEFINE_integer("train_batch_size", 32, "Global training batch size.")
-flags.DEFINE_integer("predict_batch_size", 8, "Global prediction batch size.")
-flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate for Adam.")
-flags.DEFINE_float("num_train_epochs", 3.0, "Passes over the training questions.")
-flags.DEFINE_float("warmup_proportion", 0.1, "Share of the steps with linear warmup.")
-flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint interval in steps.")
-flags.DEFINE_integer("iterations_per_loop", 1000, "Steps per host loop (one tf.function call).")
 flags.DEFINE_integer("n_best_size", 20, "Answers kept per question in nbest_predictions.json.")
 flags.DEFINE_integer("max_answer_length", 30, "Longest answer, in WordPieces.")
-flags.DEFINE_bool("use_tpu", False, "Run on a TPU through TPUStrategy.")
-flags.DEFINE_string("tpu_name", None, "The TPU to use with --use_tpu.")
-flags.DEFINE_string("tpu_zone", None, "Accepted for compatibility; the resolver finds the zone.")
-flags.DEFINE_string("gcp_project", None, "Accepted for compatibility; the resolver finds it.")
-flags.DEFINE_string("master", None, "Accepted for compatibility; unused.")
-flags.DEFINE_integer("num_tpu_cores", 8, "Accepted for compatibility; the strategy counts cores.")
 flags.DEFINE_bool("verbose_logging", False, "Log every failed mapping of an answer to its text.")
 flags.DEFINE_bool("version_2_with_negative", False, "SQuAD v2.0: questions may have no answer.")
 flags.DEFINE_float(
@@ -70,24 +60,6 @@ flags.DEFINE_float(
     "v2.0: answer '' when null - best non-null score exceeds this.",
 )
 # Beyond the original.
-flags.DEFINE_bool(
-    "use_mixed_precision", False, "bfloat16 on CPU/TPU, float16 + loss scaling on GPU."
-)
-flags.DEFINE_bool("use_xla", False, "Compile the forward and backward pass with XLA.")
-flags.DEFINE_integer("gradient_accumulation_steps", 1, "Micro-batches per optimizer update.")
-flags.DEFINE_integer("keep_checkpoint_max", 5, "Newest checkpoints kept in output_dir.")
-flags.DEFINE_integer("log_every_steps", 100, "Progress-line interval in steps.")
-flags.DEFINE_string(
-    "export_dir",
-    None,
-    "If set, the fine-tuned model is exported there as a SavedModel for TF Serving "
-    "(export_dir/<version>/, see export_saved_model.py).",
-)
-flags.DEFINE_integer(
-    "random_seed",
-    None,
-    "Seeds TF (head initialisation, dropout, the record shuffle); None: unseeded.",
-)
 
 # The original shuffles the training examples with this seed before writing them.
 EXAMPLE_SHUFFLE_SEED = 12345
@@ -190,7 +162,13 @@ def main(_):
     if FLAGS.do_train:
 
         def optimizer_fn():
-            return create_optimizer(FLAGS.learning_rate, num_train_steps, num_warmup_steps)
+            return create_optimizer(
+                FLAGS.learning_rate,
+                num_train_steps,
+                num_warmup_steps,
+                use_bias_correction=FLAGS.use_bias_correction,
+                optimizer_type=FLAGS.optimizer,
+            )
 
     trainer = training.Trainer(
         model_fn=lambda: SquadModel(config, dtype=policy),

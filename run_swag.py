@@ -46,42 +46,17 @@ from bert_tf.tasks import swag
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("data_dir", None, "Folder of SWAG's train.csv, val.csv, test.csv.")
-flags.DEFINE_string("bert_config_file", None, "The bert_config.json of the pretrained model.")
-flags.DEFINE_string("vocab_file", None, "The vocab.txt the model was trained with.")
-flags.DEFINE_string("output_dir", None, "Where records, checkpoints and results are written.")
-flags.DEFINE_string("init_checkpoint", None, "Checkpoint to start from, e.g. bert_model.ckpt.")
-flags.DEFINE_bool("do_lower_case", True, "Lower-case input (True for uncased models).")
-flags.DEFINE_integer("max_seq_length", 128, "Tokens per candidate after WordPiece; longer is cut.")
-flags.DEFINE_bool("do_train", False, "Train on train.csv.")
-flags.DEFINE_bool("do_eval", False, "Evaluate on val.csv.")
-flags.DEFINE_bool("do_predict", False, "Predict test.csv.")
-flags.DEFINE_integer("train_batch_size", 32, "Global training batch size (examples).")
-flags.DEFINE_integer("eval_batch_size", 8, "Global evaluation batch size.")
-flags.DEFINE_integer("predict_batch_size", 8, "Global prediction batch size.")
-flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate for Adam.")
-flags.DEFINE_float("num_train_epochs", 3.0, "Passes over the train set (fractions allowed).")
-flags.DEFINE_float("warmup_proportion", 0.1, "Share of training spent in linear warmup.")
-flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint interval in steps.")
-flags.DEFINE_integer("iterations_per_loop", 1000, "Steps per host loop (one tf.function call).")
-flags.DEFINE_bool("use_tpu", False, "Train on a TPU through TPUStrategy.")
-flags.DEFINE_string("tpu_name", None, "The TPU to use with --use_tpu.")
-flags.DEFINE_string("tpu_zone", None, "Accepted for compatibility; the resolver finds the zone.")
-flags.DEFINE_string("gcp_project", None, "Accepted for compatibility; the resolver finds it.")
-flags.DEFINE_string("master", None, "Accepted for compatibility; unused.")
-flags.DEFINE_integer("num_tpu_cores", 8, "Accepted for compatibility; the strategy counts cores.")
-flags.DEFINE_bool("use_mixed_precision", False, "bfloat16 on CPU/TPU, float16 on GPU.")
-flags.DEFINE_bool("use_xla", False, "Compile the forward and backward pass with XLA.")
-flags.DEFINE_integer("gradient_accumulation_steps", 1, "Micro-batches per optimizer update.")
-flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "adamw is the original's optimizer.")
-flags.DEFINE_bool("use_bias_correction", False, "Add Adam bias correction (the original has none).")
-flags.DEFINE_integer("keep_checkpoint_max", 5, "Newest checkpoints kept in output_dir.")
-flags.DEFINE_integer("log_every_steps", 100, "Progress-line interval in steps.")
-flags.DEFINE_integer("random_seed", 12345, "Seeds the head, dropout and the train shuffle.")
-flags.DEFINE_string(
-    "export_dir",
-    None,
-    "If set, the trained model is exported there as a SavedModel for TF Serving "
-    "(export_dir/<version>/, see export_saved_model.py --model_type=multiple_choice).",
+cli.define_flags(
+    cli.FINE_TUNING_FLAGS,
+    helps={
+        "max_seq_length": "Tokens per candidate after WordPiece; longer is cut.",
+        "do_train": "Train on train.csv.",
+        "do_eval": "Evaluate on val.csv.",
+        "do_predict": "Predict test.csv.",
+        "export_dir": "If set, the trained model is exported there as a SavedModel for TF "
+        "Serving (export_dir/<version>/, see export_saved_model.py "
+        "--model_type=multiple_choice).",
+    },
 )
 
 # Variables a pretrained checkpoint lacks: the scoring vector starts fresh.

@@ -1,14 +1,131 @@
-"""What every top-level script shares: running `main` so bad input ends in a message, not a trace."""
+"""What the top-level scripts share: their common flags, and a `main` whose bad input ends in a
+message, not a trace."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import tensorflow as tf
-from absl import app, logging
+from absl import app, flags, logging
 
 from bert_tf.modeling import BertConfig
+
+# Flags defined by the functions below belong to the script that calls them: they are its key
+# flags (listed by --helpshort, and by get_key_flags_for_module(script)).
+flags.disclaim_key_flags()
+
+# name -> (kind, default, help): the flags several scripts define, with Google's defaults.
+# A script picks the ones it has and may give its own default or help for any of them.
+SHARED_FLAGS: dict[str, tuple[str, object, str]] = {
+    "bert_config_file": ("string", None, "The bert_config.json of the pretrained model."),
+    "vocab_file": ("string", None, "The vocab.txt the model was trained with."),
+    "output_dir": ("string", None, "Where records, checkpoints and results are written."),
+    "init_checkpoint": ("string", None, "Checkpoint to start from, e.g. bert_model.ckpt."),
+    "do_lower_case": ("bool", True, "Lower-case input (True for uncased models)."),
+    "max_seq_length": ("integer", 128, "Tokens per example after WordPiece; longer is cut."),
+    "do_train": ("bool", False, "Train on the train set."),
+    "do_eval": ("bool", False, "Evaluate on the dev set."),
+    "do_predict": ("bool", False, "Predict the test set."),
+    "train_batch_size": ("integer", 32, "Global training batch size."),
+    "eval_batch_size": ("integer", 8, "Global evaluation batch size."),
+    "predict_batch_size": ("integer", 8, "Global prediction batch size."),
+    "learning_rate": ("float", 5e-5, "Peak learning rate for Adam."),
+    "num_train_epochs": ("float", 3.0, "Passes over the train set (fractions allowed)."),
+    "warmup_proportion": ("float", 0.1, "Share of training spent in linear warmup."),
+    "save_checkpoints_steps": ("integer", 1000, "Checkpoint interval in steps."),
+    "iterations_per_loop": ("integer", 1000, "Steps per host loop (one tf.function call)."),
+    "use_tpu": ("bool", False, "Train on a TPU through TPUStrategy."),
+    "tpu_name": ("string", None, "The TPU to use with --use_tpu."),
+    "tpu_zone": ("string", None, "Accepted for compatibility; the resolver finds the zone."),
+    "gcp_project": ("string", None, "Accepted for compatibility; the resolver finds it."),
+    "master": ("string", None, "Accepted for compatibility; unused."),
+    "num_tpu_cores": ("integer", 8, "Accepted for compatibility; the strategy counts cores."),
+    "use_mixed_precision": ("bool", False, "bfloat16 on CPU/TPU, float16 + loss scaling on GPU."),
+    "use_xla": ("bool", False, "Compile the forward and backward pass with XLA."),
+    "gradient_accumulation_steps": ("integer", 1, "Micro-batches per optimizer update."),
+    "optimizer": ("enum:adamw,lamb", "adamw", "adamw is the original's optimizer."),
+    "use_bias_correction": ("bool", False, "Add Adam bias correction (the original has none)."),
+    "keep_checkpoint_max": ("integer", 5, "Newest checkpoints kept in output_dir."),
+    "log_every_steps": ("integer", 100, "Progress-line interval in steps."),
+    "random_seed": (
+        "integer",
+        12345,
+        "Seeds the head's initialisation, dropout and the train shuffle, so reruns are "
+        "identical (the original was unseeded).",
+    ),
+    "export_dir": (
+        "string",
+        None,
+        "If set, the trained model is exported there as a SavedModel for TF Serving "
+        "(export_dir/<version>/, see export_saved_model.py).",
+    ),
+}
+
+# The shared flags of each kind of script, in the order --help lists them.
+TRAINING_LOOP_FLAGS: tuple[str, ...] = (
+    "save_checkpoints_steps",
+    "iterations_per_loop",
+    "use_tpu",
+    "tpu_name",
+    "tpu_zone",
+    "gcp_project",
+    "master",
+    "num_tpu_cores",
+    "use_mixed_precision",
+    "use_xla",
+    "gradient_accumulation_steps",
+    "optimizer",
+    "use_bias_correction",
+    "keep_checkpoint_max",
+    "log_every_steps",
+)
+FINE_TUNING_FLAGS: tuple[str, ...] = (
+    "bert_config_file",
+    "vocab_file",
+    "output_dir",
+    "init_checkpoint",
+    "do_lower_case",
+    "max_seq_length",
+    "do_train",
+    "do_eval",
+    "do_predict",
+    "train_batch_size",
+    "eval_batch_size",
+    "predict_batch_size",
+    "learning_rate",
+    "num_train_epochs",
+    "warmup_proportion",
+    *TRAINING_LOOP_FLAGS,
+    "random_seed",
+    "export_dir",
+)
+
+
+def define_flags(
+    names: Sequence[str],
+    defaults: Mapping[str, object] | None = None,
+    helps: Mapping[str, str] | None = None,
+) -> None:
+    """Defines the named :data:`SHARED_FLAGS` for the calling script.
+
+    Args:
+        names: Flags to define, in order.
+        defaults: Per-flag defaults that replace the table's (e.g. run_squad's max_seq_length).
+        helps: Per-flag help texts that replace the table's.
+    """
+    defaults, helps = defaults or {}, helps or {}
+    unknown = sorted((set(defaults) | set(helps)) - set(names))
+    if unknown:
+        raise ValueError(f"defaults or helps given for flags not defined: {unknown}")
+    for name in names:
+        kind, default, help_text = SHARED_FLAGS[name]
+        default, help_text = defaults.get(name, default), helps.get(name, help_text)
+        if kind.startswith("enum:"):
+            flags.DEFINE_enum(name, default, kind[len("enum:") :].split(","), help_text)
+        else:
+            getattr(flags, f"DEFINE_{kind}")(name, default, help_text)
+
 
 # Errors that mean "the input or the flags are wrong": reported as one line, exit status 1.
 USER_ERRORS = (ValueError, FileNotFoundError, tf.errors.NotFoundError, UnicodeDecodeError)
