@@ -44,7 +44,6 @@ from absl import flags, logging
 
 from bert_tf import checkpoints, cli, export, heads, metrics, records, tokenization, training
 from bert_tf.modeling import BertConfig
-from bert_tf.optimization import create_optimizer
 from bert_tf.tasks import glue
 
 FLAGS = flags.FLAGS
@@ -110,48 +109,23 @@ def main(_):
 
     strategy = training.make_strategy(FLAGS.use_tpu, FLAGS.tpu_name)
     policy = training.precision_policy(FLAGS.use_mixed_precision)
-    replicas = strategy.num_replicas_in_sync
-    if FLAGS.do_train and FLAGS.train_batch_size % (replicas * FLAGS.gradient_accumulation_steps):
-        raise ValueError(
-            f"--train_batch_size={FLAGS.train_batch_size} must divide evenly over {replicas} "
-            f"replicas x {FLAGS.gradient_accumulation_steps} accumulation steps"
-        )
+    if FLAGS.do_train:
+        cli.check_batch_split(strategy)
 
     num_train_steps = num_warmup_steps = 0
     if FLAGS.do_train:
         train_examples = processor.get_train_examples(FLAGS.data_dir)
-        num_train_steps = int(len(train_examples) / FLAGS.train_batch_size * FLAGS.num_train_epochs)
-        if num_train_steps < 1:
-            raise ValueError(
-                f"{len(train_examples)} train examples x --num_train_epochs="
-                f"{FLAGS.num_train_epochs} / --train_batch_size={FLAGS.train_batch_size} "
-                "gives no training step; lower the batch size or raise the epochs"
-            )
-        num_warmup_steps = int(num_train_steps * FLAGS.warmup_proportion)
+        num_train_steps, num_warmup_steps = cli.fine_tuning_steps(len(train_examples))
         train_file = os.path.join(output_dir, records.CLASSIFIER_RECORD_FILES["train"])
         _write_records(train_examples, processor, tokenizer, train_file)
 
-    def optimizer_fn():
-        return create_optimizer(
-            FLAGS.learning_rate,
-            num_train_steps,
-            num_warmup_steps,
-            use_bias_correction=FLAGS.use_bias_correction,
-            optimizer_type=FLAGS.optimizer,
-        )
-
-    trainer = training.Trainer(
+    trainer = cli.make_trainer(
         model_fn=lambda: heads.BertClassifier(config, processor.num_labels, dtype=policy),
         loss_fn=_loss,
-        optimizer_fn=optimizer_fn if FLAGS.do_train else None,
         strategy=strategy,
-        output_dir=output_dir,
-        save_checkpoints_steps=FLAGS.save_checkpoints_steps,
-        keep_checkpoint_max=FLAGS.keep_checkpoint_max,
-        iterations_per_loop=FLAGS.iterations_per_loop,
-        log_every_steps=FLAGS.log_every_steps,
-        use_xla=FLAGS.use_xla,
-        gradient_accumulation_steps=FLAGS.gradient_accumulation_steps,
+        num_train_steps=num_train_steps,
+        num_warmup_steps=num_warmup_steps,
+        train=FLAGS.do_train,
     )
     step = trainer.restore_or_initialize(FLAGS.init_checkpoint, allow_missing=_CLASSIFIER_HEAD)
     if not FLAGS.do_train and step == 0:

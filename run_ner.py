@@ -49,7 +49,6 @@ from absl import flags, logging
 
 from bert_tf import checkpoints, cli, export, heads, metrics, records, tokenization, training
 from bert_tf.modeling import BertConfig
-from bert_tf.optimization import create_optimizer
 from bert_tf.tasks import conll
 
 FLAGS = flags.FLAGS
@@ -137,12 +136,8 @@ def main(_):
 
     strategy = training.make_strategy(FLAGS.use_tpu, FLAGS.tpu_name)
     policy = training.precision_policy(FLAGS.use_mixed_precision)
-    replicas = strategy.num_replicas_in_sync
-    if FLAGS.do_train and FLAGS.train_batch_size % (replicas * FLAGS.gradient_accumulation_steps):
-        raise ValueError(
-            f"--train_batch_size={FLAGS.train_batch_size} must divide evenly over {replicas} "
-            f"replicas x {FLAGS.gradient_accumulation_steps} accumulation steps"
-        )
+    if FLAGS.do_train:
+        cli.check_batch_split(strategy)
 
     num_train_steps = num_warmup_steps = 0
     if FLAGS.do_train:
@@ -151,41 +146,20 @@ def main(_):
         # The files keep a document's sentences together, and the reader shuffles only within
         # 100 records; shuffle once here, as Google's run_squad.py shuffles its examples.
         random.Random(FLAGS.random_seed).shuffle(features)
-        num_train_steps = int(len(features) / FLAGS.train_batch_size * FLAGS.num_train_epochs)
-        if num_train_steps < 1:
-            raise ValueError(
-                f"{len(features)} train windows x --num_train_epochs={FLAGS.num_train_epochs} / "
-                f"--train_batch_size={FLAGS.train_batch_size} gives no training step; lower "
-                "the batch size or raise the epochs"
-            )
-        num_warmup_steps = int(num_train_steps * FLAGS.warmup_proportion)
+        num_train_steps, num_warmup_steps = cli.fine_tuning_steps(len(features), "train windows")
         train_file = os.path.join(output_dir, records.NER_RECORD_FILES["train"])
         records.write_ner_records(train_file, (f.values() for f in features))
 
-    def optimizer_fn():
-        return create_optimizer(
-            FLAGS.learning_rate,
-            num_train_steps,
-            num_warmup_steps,
-            use_bias_correction=FLAGS.use_bias_correction,
-            optimizer_type=FLAGS.optimizer,
-        )
-
-    trainer = training.Trainer(
+    trainer = cli.make_trainer(
         model_fn=lambda: make_model(config, len(labels), policy),
         loss_fn=lambda outputs, batch, total: (
             heads.token_classification_loss(outputs, batch, total),
             {},
         ),
-        optimizer_fn=optimizer_fn if FLAGS.do_train else None,
         strategy=strategy,
-        output_dir=output_dir,
-        save_checkpoints_steps=FLAGS.save_checkpoints_steps,
-        keep_checkpoint_max=FLAGS.keep_checkpoint_max,
-        iterations_per_loop=FLAGS.iterations_per_loop,
-        log_every_steps=FLAGS.log_every_steps,
-        use_xla=FLAGS.use_xla,
-        gradient_accumulation_steps=FLAGS.gradient_accumulation_steps,
+        num_train_steps=num_train_steps,
+        num_warmup_steps=num_warmup_steps,
+        train=FLAGS.do_train,
     )
     step = trainer.restore_or_initialize(FLAGS.init_checkpoint, allow_missing=_HEAD)
     if not FLAGS.do_train and step == 0:

@@ -18,7 +18,6 @@ from absl import flags, logging
 from bert_tf import cli, metrics, records, training
 from bert_tf.heads import BertPretrainer, pretraining_loss
 from bert_tf.modeling import BertConfig
-from bert_tf.optimization import create_optimizer
 
 FLAGS = flags.FLAGS
 
@@ -64,30 +63,13 @@ def main(_):
 
     strategy = training.make_strategy(FLAGS.use_tpu, FLAGS.tpu_name)
     policy = training.precision_policy(FLAGS.use_mixed_precision)
-    replicas = strategy.num_replicas_in_sync
-    if FLAGS.train_batch_size % (replicas * FLAGS.gradient_accumulation_steps):
-        raise ValueError(
-            f"--train_batch_size={FLAGS.train_batch_size} must divide evenly over {replicas} "
-            f"replicas x {FLAGS.gradient_accumulation_steps} accumulation steps"
-        )
-    trainer = training.Trainer(
+    cli.check_batch_split(strategy)
+    trainer = cli.make_trainer(
         model_fn=lambda: BertPretrainer(config, dtype=policy),
-        loss_fn=lambda outputs, features, total: _loss(outputs, features, total),
-        optimizer_fn=lambda: create_optimizer(
-            FLAGS.learning_rate,
-            FLAGS.num_train_steps,
-            FLAGS.num_warmup_steps,
-            use_bias_correction=FLAGS.use_bias_correction,
-            optimizer_type=FLAGS.optimizer,
-        ),
+        loss_fn=_loss,
         strategy=strategy,
-        output_dir=FLAGS.output_dir,
-        save_checkpoints_steps=FLAGS.save_checkpoints_steps,
-        keep_checkpoint_max=FLAGS.keep_checkpoint_max,
-        iterations_per_loop=FLAGS.iterations_per_loop,
-        log_every_steps=FLAGS.log_every_steps,
-        use_xla=FLAGS.use_xla,
-        gradient_accumulation_steps=FLAGS.gradient_accumulation_steps,
+        num_train_steps=FLAGS.num_train_steps,
+        num_warmup_steps=FLAGS.num_warmup_steps,
     )
     trainer.restore_or_initialize(FLAGS.init_checkpoint, allow_missing=("cls/",))
 

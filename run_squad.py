@@ -30,7 +30,6 @@ from absl import flags, logging
 from bert_tf import cli, export, metrics, records, tokenization, training
 from bert_tf.heads import BertSpanLabeler, span_loss
 from bert_tf.modeling import BertConfig
-from bert_tf.optimization import create_optimizer
 from bert_tf.tasks import squad
 
 FLAGS = flags.FLAGS
@@ -116,18 +115,6 @@ def _write_records(path, examples, tokenizer, is_training, keep=None) -> int:
     return records.write_squad_records(path, records_of())
 
 
-def _train_steps(num_examples: int) -> tuple[int, int]:
-    # As the original: the step count follows the number of questions, not of windows.
-    num_train_steps = int(num_examples / FLAGS.train_batch_size * FLAGS.num_train_epochs)
-    if num_train_steps < 1:
-        raise ValueError(
-            f"{num_examples} training questions at --train_batch_size={FLAGS.train_batch_size} "
-            f"for --num_train_epochs={FLAGS.num_train_epochs} make no training step; use a "
-            "larger file, a smaller batch or more epochs"
-        )
-    return num_train_steps, int(num_train_steps * FLAGS.warmup_proportion)
-
-
 def main(_):
     logging.set_verbosity(logging.INFO)
     config = BertConfig.from_json_file(cli.require_file(FLAGS.bert_config_file, "bert_config_file"))
@@ -146,42 +133,24 @@ def main(_):
             is_training=True,
             version_2_with_negative=FLAGS.version_2_with_negative,
         )
-        num_train_steps, num_warmup_steps = _train_steps(len(train_examples))
+        # As the original: the step count follows the number of questions, not of windows.
+        num_train_steps, num_warmup_steps = cli.fine_tuning_steps(
+            len(train_examples), "training questions"
+        )
         # Shuffled here, once, so that the input pipeline needs only a small shuffle buffer.
         random.Random(EXAMPLE_SHUFFLE_SEED).shuffle(train_examples)
 
     strategy = training.make_strategy(FLAGS.use_tpu, FLAGS.tpu_name)
     policy = training.precision_policy(FLAGS.use_mixed_precision)
-    replicas = strategy.num_replicas_in_sync
-    if FLAGS.do_train and FLAGS.train_batch_size % (replicas * FLAGS.gradient_accumulation_steps):
-        raise ValueError(
-            f"--train_batch_size={FLAGS.train_batch_size} must divide evenly over {replicas} "
-            f"replicas x {FLAGS.gradient_accumulation_steps} accumulation steps"
-        )
-    optimizer_fn = None
     if FLAGS.do_train:
-
-        def optimizer_fn():
-            return create_optimizer(
-                FLAGS.learning_rate,
-                num_train_steps,
-                num_warmup_steps,
-                use_bias_correction=FLAGS.use_bias_correction,
-                optimizer_type=FLAGS.optimizer,
-            )
-
-    trainer = training.Trainer(
+        cli.check_batch_split(strategy)
+    trainer = cli.make_trainer(
         model_fn=lambda: SquadModel(config, dtype=policy),
         loss_fn=lambda outputs, features, total: (span_loss(outputs, features, total), {}),
-        optimizer_fn=optimizer_fn,
         strategy=strategy,
-        output_dir=FLAGS.output_dir,
-        save_checkpoints_steps=FLAGS.save_checkpoints_steps,
-        keep_checkpoint_max=FLAGS.keep_checkpoint_max,
-        iterations_per_loop=FLAGS.iterations_per_loop,
-        log_every_steps=FLAGS.log_every_steps,
-        use_xla=FLAGS.use_xla,
-        gradient_accumulation_steps=FLAGS.gradient_accumulation_steps,
+        num_train_steps=num_train_steps,
+        num_warmup_steps=num_warmup_steps,
+        train=FLAGS.do_train,
     )
     start_step = trainer.restore_or_initialize(FLAGS.init_checkpoint, allow_missing=("cls/squad/",))
     if not FLAGS.init_checkpoint and not tf.train.latest_checkpoint(FLAGS.output_dir):

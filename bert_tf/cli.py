@@ -9,7 +9,9 @@ from collections.abc import Callable, Mapping, Sequence
 import tensorflow as tf
 from absl import app, flags, logging
 
+from bert_tf import training
 from bert_tf.modeling import BertConfig
+from bert_tf.optimization import create_optimizer
 
 # Flags defined by the functions below belong to the script that calls them: they are its key
 # flags (listed by --helpshort, and by get_key_flags_for_module(script)).
@@ -129,6 +131,77 @@ def define_flags(
 
 # Errors that mean "the input or the flags are wrong": reported as one line, exit status 1.
 USER_ERRORS = (ValueError, FileNotFoundError, tf.errors.NotFoundError, UnicodeDecodeError)
+
+
+def fine_tuning_steps(num_examples: int, what: str = "train examples") -> tuple[int, int]:
+    """Training and warmup steps as the original counts them from the flags.
+
+    ``int(num_examples / train_batch_size * num_train_epochs)`` steps, of which
+    ``int(steps * warmup_proportion)`` warm up; an error when that is no step at all.
+    """
+    f = flags.FLAGS
+    steps = int(num_examples / f.train_batch_size * f.num_train_epochs)
+    if steps < 1:
+        raise ValueError(
+            f"{num_examples} {what} x --num_train_epochs={f.num_train_epochs} / "
+            f"--train_batch_size={f.train_batch_size} gives no training step; lower the batch "
+            "size or raise the epochs"
+        )
+    return steps, int(steps * f.warmup_proportion)
+
+
+def check_batch_split(strategy: tf.distribute.Strategy) -> None:
+    """--train_batch_size must split evenly into replicas x accumulation micro-batches."""
+    f = flags.FLAGS
+    replicas = strategy.num_replicas_in_sync
+    if f.train_batch_size % (replicas * f.gradient_accumulation_steps):
+        raise ValueError(
+            f"--train_batch_size={f.train_batch_size} must divide evenly over {replicas} "
+            f"replicas x {f.gradient_accumulation_steps} accumulation steps"
+        )
+
+
+def make_trainer(
+    model_fn: Callable,
+    loss_fn: Callable,
+    strategy: tf.distribute.Strategy,
+    num_train_steps: int = 0,
+    num_warmup_steps: int = 0,
+    train: bool = True,
+) -> training.Trainer:
+    """The shared training loop, set up from the flags of :data:`TRAINING_LOOP_FLAGS`.
+
+    Args:
+        model_fn, loss_fn: As :class:`bert_tf.training.Trainer` takes them.
+        strategy: From :func:`bert_tf.training.make_strategy`.
+        num_train_steps, num_warmup_steps: The learning-rate schedule's length and warmup.
+        train: Whether an optimizer is made (from --learning_rate, --optimizer and
+            --use_bias_correction); eval- and predict-only runs need none.
+    """
+    f = flags.FLAGS
+
+    def optimizer_fn():
+        return create_optimizer(
+            f.learning_rate,
+            num_train_steps,
+            num_warmup_steps,
+            use_bias_correction=f.use_bias_correction,
+            optimizer_type=f.optimizer,
+        )
+
+    return training.Trainer(
+        model_fn=model_fn,
+        loss_fn=loss_fn,
+        optimizer_fn=optimizer_fn if train else None,
+        strategy=strategy,
+        output_dir=f.output_dir,
+        save_checkpoints_steps=f.save_checkpoints_steps,
+        keep_checkpoint_max=f.keep_checkpoint_max,
+        iterations_per_loop=f.iterations_per_loop,
+        log_every_steps=f.log_every_steps,
+        use_xla=f.use_xla,
+        gradient_accumulation_steps=f.gradient_accumulation_steps,
+    )
 
 
 def run(main: Callable[[list[str]], None]) -> None:

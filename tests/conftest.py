@@ -1,5 +1,6 @@
 """Shared fixtures: a tiny BERT config, the real data folder, TF1-format checkpoint writing."""
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -99,3 +100,42 @@ def read_tf1_checkpoint(prefix: str) -> dict:
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+def fine_tuning_flags(model_folder: Path, output_dir: Path, **values) -> dict:
+    """Every flag of `bert_tf.cli.FINE_TUNING_FLAGS`, set explicitly for a tiny run.
+
+    The shared table's defaults, the model folder's three files, batches of 4 (3 to predict),
+    seed 7; `values` (the script's own flags, its test's choices) override any of them.
+    """
+    from bert_tf import cli
+
+    flags = {name: cli.SHARED_FLAGS[name][1] for name in cli.FINE_TUNING_FLAGS}
+    flags.update(
+        bert_config_file=str(model_folder / "bert_config.json"),
+        vocab_file=str(model_folder / "vocab.txt"),
+        init_checkpoint=str(model_folder / "bert_model.ckpt"),
+        output_dir=str(output_dir),
+        train_batch_size=4,
+        eval_batch_size=4,
+        predict_batch_size=3,
+        random_seed=7,
+    )
+    flags.update(values)
+    return flags
+
+
+def write_google_folder(
+    folder: Path, vocab: list[str], config: dict | None = None, seed: int = 3
+) -> Path:
+    """A Google-layout model folder with random weights (scale 0.05): ``bert_config.json``
+    (`config`, default :data:`TINY_CONFIG`), ``vocab.txt`` and a TF1 ``bert_model.ckpt``."""
+    import numpy_bert
+
+    folder.mkdir(parents=True, exist_ok=True)
+    config = dict(config or TINY_CONFIG)
+    (folder / "bert_config.json").write_text(json.dumps(config))
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    weights = numpy_bert.random_weights(config, seed=seed, scale=0.05)
+    write_tf1_checkpoint(weights, str(folder / "bert_model.ckpt"))
+    return folder

@@ -12,12 +12,11 @@ import sys
 import textwrap
 
 import numpy as np
-import numpy_bert
 import pytest
 import tensorflow as tf
 from absl import flags
 from absl.testing import flagsaver
-from conftest import TINY_CONFIG, write_tf1_checkpoint
+from conftest import TINY_CONFIG, write_google_folder
 
 import run_classifier
 import run_squad
@@ -76,15 +75,7 @@ def _tsv(path, rows):
 
 @pytest.fixture(scope="module")
 def google_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("export_models") / "tiny"
-    folder.mkdir()
-    config = dict(TINY_CONFIG)
-    (folder / "bert_config.json").write_text(json.dumps(config))
-    (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
-    write_tf1_checkpoint(
-        numpy_bert.random_weights(config, seed=5, scale=0.05), str(folder / "bert_model.ckpt")
-    )
-    return folder
+    return write_google_folder(tmp_path_factory.mktemp("export_models") / "tiny", VOCAB, seed=5)
 
 
 def _run_classifier(folder, data_dir, output_dir, **overrides):

@@ -1,13 +1,10 @@
 """export_saved_model.py end to end: flags in, a served encoder out; errors name the flag."""
 
-import json
-
 import numpy as np
-import numpy_bert
 import pytest
 from absl import flags
 from absl.testing import flagsaver
-from conftest import TINY_CONFIG, write_tf1_checkpoint
+from conftest import write_google_folder
 
 import export_saved_model
 from bert_tf import checkpoints, export
@@ -21,15 +18,7 @@ VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cat", "sat", "dog", ".", "#
 
 @pytest.fixture(scope="module")
 def google_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("export_script") / "tiny"
-    folder.mkdir()
-    config = dict(TINY_CONFIG)
-    (folder / "bert_config.json").write_text(json.dumps(config))
-    (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
-    write_tf1_checkpoint(
-        numpy_bert.random_weights(config, seed=9, scale=0.05), str(folder / "bert_model.ckpt")
-    )
-    return folder
+    return write_google_folder(tmp_path_factory.mktemp("export_script") / "tiny", VOCAB, seed=9)
 
 
 def _main(folder, export_dir, **overrides):

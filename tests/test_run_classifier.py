@@ -15,9 +15,8 @@ import pytest
 from absl import flags
 from absl.testing import flagsaver
 
-import numpy_bert
 import run_classifier
-from conftest import REPO, write_tf1_checkpoint
+from conftest import REPO, fine_tuning_flags, write_google_folder
 from bert_tf import checkpoints, metrics, records
 from bert_tf.heads import BertClassifier
 from bert_tf.modeling import BertConfig
@@ -102,55 +101,21 @@ def _mnli_files(folder, rng):
 @pytest.fixture(scope="module")
 def google_folder(tmp_path_factory):
     """A Google-layout folder: bert_config.json, bert_model.ckpt (TF1 format), vocab.txt."""
-    from conftest import TINY_CONFIG
-
-    folder = tmp_path_factory.mktemp("models") / "tiny_L-2_H-32"
-    folder.mkdir()
-    config = dict(TINY_CONFIG)
-    (folder / "bert_config.json").write_text(json.dumps(config))
-    (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
-    write_tf1_checkpoint(
-        numpy_bert.random_weights(config, seed=3, scale=0.05), str(folder / "bert_model.ckpt")
-    )
-    return folder
+    return write_google_folder(tmp_path_factory.mktemp("models") / "tiny_L-2_H-32", VOCAB, seed=3)
 
 
 def _flags(folder, data_dir, output_dir, **overrides):
-    values = dict(
-        data_dir=str(data_dir),
-        bert_config_file=str(folder / "bert_config.json"),
-        task_name="mnli",
-        vocab_file=str(folder / "vocab.txt"),
-        output_dir=str(output_dir),
-        init_checkpoint=str(folder / "bert_model.ckpt"),
-        do_lower_case=True,
-        max_seq_length=SEQ,
-        do_train=False,
-        do_eval=False,
-        do_predict=False,
-        train_batch_size=4,
-        eval_batch_size=4,
-        predict_batch_size=3,
-        learning_rate=1e-3,
-        num_train_epochs=1.0,
-        warmup_proportion=0.1,
-        save_checkpoints_steps=1000,
-        iterations_per_loop=1000,
-        use_tpu=False,
-        tpu_name=None,
-        xnli_language="zh",
-        use_mixed_precision=False,
-        use_xla=False,
-        gradient_accumulation_steps=1,
-        optimizer="adamw",
-        use_bias_correction=False,
-        trim_padding=False,
-        keep_checkpoint_max=5,
-        log_every_steps=1,
-        random_seed=7,
-    )
-    values.update(overrides)
-    return values
+    mine = {
+        "data_dir": str(data_dir),
+        "task_name": "mnli",
+        "xnli_language": "zh",
+        "trim_padding": False,
+        "max_seq_length": SEQ,
+        "learning_rate": 1e-3,
+        "num_train_epochs": 1.0,
+        "log_every_steps": 1,
+    }
+    return fine_tuning_flags(folder, output_dir, **{**mine, **overrides})
 
 
 def _main(folder, data_dir, output_dir, **overrides):

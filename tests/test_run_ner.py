@@ -10,12 +10,11 @@ import subprocess
 import sys
 
 import numpy as np
-import numpy_bert
 import pytest
 import tensorflow as tf
 from absl import flags
 from absl.testing import flagsaver
-from conftest import REPO, TINY_CONFIG, write_tf1_checkpoint
+from conftest import REPO, TINY_CONFIG, fine_tuning_flags, write_google_folder
 
 import run_ner
 from bert_tf import checkpoints, metrics
@@ -63,15 +62,12 @@ def _write(path, sentences, four_columns=False):
 
 @pytest.fixture(scope="module")
 def google_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("models") / "tiny_L-4_H-32"
-    folder.mkdir()
-    config = dict(TINY_CONFIG, vocab_size=len(VOCAB), num_hidden_layers=4)
-    (folder / "bert_config.json").write_text(json.dumps(config))
-    (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
-    write_tf1_checkpoint(
-        numpy_bert.random_weights(config, seed=3, scale=0.05), str(folder / "bert_model.ckpt")
+    return write_google_folder(
+        tmp_path_factory.mktemp("models") / "tiny_L-4_H-32",
+        VOCAB,
+        dict(TINY_CONFIG, vocab_size=len(VOCAB), num_hidden_layers=4),
+        seed=3,
     )
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -87,41 +83,17 @@ def data_dir(tmp_path_factory):
 
 
 def _flags(folder, data, output_dir, **overrides):
-    values = {
+    mine = {
         "data_dir": str(data),
-        "bert_config_file": str(folder / "bert_config.json"),
-        "vocab_file": str(folder / "vocab.txt"),
-        "output_dir": str(output_dir),
-        "init_checkpoint": str(folder / "bert_model.ckpt"),
-        "do_lower_case": True,
         "max_seq_length": SEQ,
-        "do_train": False,
-        "do_eval": False,
-        "do_predict": False,
-        "train_batch_size": 4,
-        "eval_batch_size": 4,
-        "predict_batch_size": 3,
         "learning_rate": 2e-3,
         "num_train_epochs": 4.0,
-        "warmup_proportion": 0.1,
-        "save_checkpoints_steps": 1000,
-        "iterations_per_loop": 1000,
-        "use_tpu": False,
-        "tpu_name": None,
-        "use_mixed_precision": False,
-        "use_xla": False,
-        "gradient_accumulation_steps": 1,
-        "optimizer": "adamw",
-        "use_bias_correction": False,
-        "keep_checkpoint_max": 5,
         "log_every_steps": 10,
-        "random_seed": 7,
         "entity_types": list(conll.CONLL2003_TYPES),
         "feature_based": False,
         "lstm_size": 8,
     }
-    values.update(overrides)
-    return values
+    return fine_tuning_flags(folder, output_dir, **{**mine, **overrides})
 
 
 def _main(folder, data, output_dir, **overrides):

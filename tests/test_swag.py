@@ -1,15 +1,13 @@
 """SWAG reading and packing, and run_swag.py end to end on a few rows written in SWAG's layout."""
 
 import csv
-import json
 
 import numpy as np
-import numpy_bert
 import pytest
 import tensorflow as tf
 from absl import flags
 from absl.testing import flagsaver
-from conftest import TINY_CONFIG, write_tf1_checkpoint
+from conftest import TINY_CONFIG, fine_tuning_flags, write_google_folder
 
 import run_swag
 from bert_tf import checkpoints, records
@@ -145,50 +143,23 @@ def test_bad_files(tmp_path, header, row, message):
 
 @pytest.fixture(scope="module")
 def google_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("models") / "tiny_L-2_H-32"
-    folder.mkdir()
-    config = dict(TINY_CONFIG, vocab_size=len(VOCAB))
-    (folder / "bert_config.json").write_text(json.dumps(config))
-    (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
-    write_tf1_checkpoint(
-        numpy_bert.random_weights(config, seed=5, scale=0.05), str(folder / "bert_model.ckpt")
+    return write_google_folder(
+        tmp_path_factory.mktemp("models") / "tiny_L-2_H-32",
+        VOCAB,
+        dict(TINY_CONFIG, vocab_size=len(VOCAB)),
+        seed=5,
     )
-    return folder
 
 
 def _flags(folder, data, output_dir, **overrides):
-    values = {
+    mine = {
         "data_dir": str(data),
-        "bert_config_file": str(folder / "bert_config.json"),
-        "vocab_file": str(folder / "vocab.txt"),
-        "output_dir": str(output_dir),
-        "init_checkpoint": str(folder / "bert_model.ckpt"),
-        "do_lower_case": True,
         "max_seq_length": SEQ,
-        "do_train": False,
-        "do_eval": False,
-        "do_predict": False,
-        "train_batch_size": 4,
-        "eval_batch_size": 4,
-        "predict_batch_size": 3,
         "learning_rate": 2e-3,
         "num_train_epochs": 3.0,
-        "warmup_proportion": 0.1,
-        "save_checkpoints_steps": 1000,
-        "iterations_per_loop": 1000,
-        "use_tpu": False,
-        "tpu_name": None,
-        "use_mixed_precision": False,
-        "use_xla": False,
-        "gradient_accumulation_steps": 1,
-        "optimizer": "adamw",
-        "use_bias_correction": False,
-        "keep_checkpoint_max": 5,
         "log_every_steps": 10,
-        "random_seed": 7,
     }
-    values.update(overrides)
-    return values
+    return fine_tuning_flags(folder, output_dir, **{**mine, **overrides})
 
 
 def _main(folder, data, output_dir, **overrides):
