@@ -26,11 +26,19 @@ up), which at 1e-4 is a different recipe, not a different implementation;
 Each task runs every seed on both sides; the table gives the mean (and spread) of dev accuracy
 and, for MRPC, F1, and the examples/s. SST-2 trains on a fixed random subset
 (``--sst2_train_examples``, default 10,000, drawn with seed 0 and kept in file order), the same
-rows for both sides. Timings share the machine with whatever else runs: run it alone.
+rows for both sides. Training batches are padded to their longest row on both sides
+(``--padding=batch``: ``run_classifier.py --trim_padding`` here, a per-batch slice there), which
+changes no result and saves a third of MRPC's work and two thirds of SST-2's;
+``--padding=max_length`` runs every batch at seq 128 as the original does. Each finished run is
+saved under ``work_dir/runs/``; ``--reuse_runs`` takes a saved run whose settings match instead of
+repeating it, so the full table (hours) can be built across several invocations, and
+``--saved_only`` prints the table of what is saved. Timings share the machine with whatever else
+runs: run it alone.
 
 Usage:
     .venv/bin/python benchmarks/glue_reference.py      # MRPC, RTE, SST-2 x 3 seeds: hours on 2 cores
     .venv/bin/python benchmarks/glue_reference.py --tasks MRPC --seeds 1
+    .venv/bin/python benchmarks/glue_reference.py --reuse_runs      # continue an interrupted table
     .venv/bin/python benchmarks/glue_reference.py --tasks MRPC --seeds 1 --train_examples 64 \
         --num_train_epochs 0.5 --output_json /tmp/glue_smoke.json      # a quick smoke run
 """
