@@ -36,3 +36,17 @@ def test_define_flags_belong_to_the_caller_and_reject_unknown_overrides():
     assert "keep_checkpoint_max" in [f.name for f in mine]
     with pytest.raises(ValueError, match=r"not defined: \['use_xla'\]"):
         cli.define_flags(["keep_checkpoint_max"], defaults={"use_xla": True})
+
+
+def test_fine_tuning_steps_count_as_the_original_and_reject_zero():
+    from absl.testing import flagsaver
+
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
+    cli.define_flags(["train_batch_size", "num_train_epochs", "warmup_proportion"])
+    with flagsaver.flagsaver(train_batch_size=32, num_train_epochs=3.0, warmup_proportion=0.1):
+        # MRPC: int(3668 / 32 * 3) = 343 steps, int(34.3) = 34 of them warming up.
+        assert cli.fine_tuning_steps(3668) == (343, 34)
+    with flagsaver.flagsaver(train_batch_size=64, num_train_epochs=1.0, warmup_proportion=0.1):
+        with pytest.raises(ValueError, match="63 train windows x --num_train_epochs=1.0"):
+            cli.fine_tuning_steps(63, "train windows")
