@@ -161,31 +161,8 @@ def main(_):
             _predict(trainer, processor, tokenizer, output_set)
 
     if FLAGS.export_dir:
-        _export(config, processor, step)
-
-
-def _export(config: BertConfig, processor: glue.GlueProcessor, step: int) -> str:
-    """Exports the newest checkpoint in --output_dir to a new version in --export_dir."""
-    checkpoint = tf.train.latest_checkpoint(FLAGS.output_dir)
-    if step == 0 or checkpoint is None:
-        raise ValueError(
-            f"--export_dir needs a fine-tuned checkpoint in --output_dir={FLAGS.output_dir}; "
-            "run with --do_train first"
-        )
-    labels, pair_input = export.glue_task_inputs(processor)
-    path = export.export_saved_model(
-        model_type="classifier",
-        bert_config=config,
-        init_checkpoint=checkpoint,
-        vocab_file=FLAGS.vocab_file,
-        do_lower_case=FLAGS.do_lower_case,
-        max_seq_length=FLAGS.max_seq_length,
-        export_dir=FLAGS.export_dir,
-        labels=labels,
-        pair_input=pair_input,
-    )
-    logging.info("Exported %s (step %d) as a SavedModel to %s", checkpoint, step, path)
-    return path
+        labels, pair_input = export.glue_task_inputs(processor)
+        cli.export_fine_tuned("classifier", config, step, labels=labels, pair_input=pair_input)
 
 
 def _loss(outputs, features, total):

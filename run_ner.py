@@ -47,7 +47,7 @@ import numpy as np
 import tensorflow as tf
 from absl import flags, logging
 
-from bert_tf import checkpoints, cli, export, heads, metrics, records, tokenization, training
+from bert_tf import checkpoints, cli, heads, metrics, records, tokenization, training
 from bert_tf.modeling import BertConfig
 from bert_tf.tasks import conll
 
@@ -78,10 +78,6 @@ flags.DEFINE_integer("lstm_size", 768, "--feature_based: LSTM units in each dire
 
 # Variables a pretrained checkpoint lacks: the head starts them fresh.
 _HEAD = ("output_weights", "output_bias", "lstm_")
-_NOT_FINE_TUNED = (
-    "--export_dir needs a fine-tuned checkpoint in --output_dir={output_dir}; run with "
-    "--do_train first"
-)
 
 
 def _validate() -> BertConfig:
@@ -114,7 +110,7 @@ def _validate() -> BertConfig:
     if FLAGS.init_checkpoint:
         checkpoints.list_checkpoint(FLAGS.init_checkpoint)  # Fails now, naming the path.
     if FLAGS.export_dir and not FLAGS.do_train and not tf.train.latest_checkpoint(FLAGS.output_dir):
-        raise ValueError(_NOT_FINE_TUNED.format(output_dir=FLAGS.output_dir))
+        raise ValueError(cli.NOT_FINE_TUNED.format(output_dir=FLAGS.output_dir))
     return config
 
 
@@ -189,26 +185,7 @@ def main(_):
     if FLAGS.do_predict:
         _run_set(trainer, labels, tokenizer, "test", "test", FLAGS.predict_batch_size, step)
     if FLAGS.export_dir:
-        _export(config, labels, step)
-
-
-def _export(config: BertConfig, labels: list, step: int) -> str:
-    """Exports the newest checkpoint in --output_dir to a new version in --export_dir."""
-    checkpoint = tf.train.latest_checkpoint(FLAGS.output_dir)
-    if step == 0 or checkpoint is None:
-        raise ValueError(_NOT_FINE_TUNED.format(output_dir=FLAGS.output_dir))
-    path = export.export_saved_model(
-        model_type="tagger",
-        bert_config=config,
-        init_checkpoint=checkpoint,
-        vocab_file=FLAGS.vocab_file,
-        do_lower_case=FLAGS.do_lower_case,
-        max_seq_length=FLAGS.max_seq_length,
-        export_dir=FLAGS.export_dir,
-        labels=labels,
-    )
-    logging.info("Exported %s (step %d) as a SavedModel to %s", checkpoint, step, path)
-    return path
+        cli.export_fine_tuned("tagger", config, step, labels=labels)
 
 
 def _run_set(trainer, labels, tokenizer, split: str, name: str, batch_size: int, step: int):

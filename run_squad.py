@@ -27,7 +27,7 @@ import random
 import tensorflow as tf
 from absl import flags, logging
 
-from bert_tf import cli, export, metrics, records, tokenization, training
+from bert_tf import cli, metrics, records, tokenization, training
 from bert_tf.heads import BertSpanLabeler, span_loss
 from bert_tf.modeling import BertConfig
 from bert_tf.tasks import squad
@@ -183,24 +183,7 @@ def main(_):
 
 def export_model(config: BertConfig) -> str:
     """Exports the newest checkpoint in --output_dir to a new version in --export_dir."""
-    checkpoint = tf.train.latest_checkpoint(FLAGS.output_dir)
-    if checkpoint is None:
-        raise ValueError(
-            f"--export_dir needs a fine-tuned checkpoint in --output_dir={FLAGS.output_dir}; "
-            "run with --do_train first"
-        )
-    path = export.export_saved_model(
-        model_type="squad",
-        bert_config=config,
-        init_checkpoint=checkpoint,
-        vocab_file=FLAGS.vocab_file,
-        do_lower_case=FLAGS.do_lower_case,
-        max_seq_length=FLAGS.max_seq_length,
-        export_dir=FLAGS.export_dir,
-        max_query_length=FLAGS.max_query_length,
-    )
-    logging.info("Exported %s as a SavedModel to %s", checkpoint, path)
-    return path
+    return cli.export_fine_tuned("squad", config, max_query_length=FLAGS.max_query_length)
 
 
 def predict(trainer: training.Trainer, tokenizer) -> dict | None:

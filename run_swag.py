@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 from absl import flags, logging
 
-from bert_tf import checkpoints, cli, export, heads, metrics, records, tokenization, training
+from bert_tf import checkpoints, cli, heads, metrics, records, tokenization, training
 from bert_tf.modeling import BertConfig
 from bert_tf.tasks import swag
 
@@ -60,10 +60,6 @@ cli.define_flags(
 
 # Variables a pretrained checkpoint lacks: the scoring vector starts fresh.
 _HEAD = ("output_weights", "output_bias")
-_NOT_FINE_TUNED = (
-    "--export_dir needs a fine-tuned checkpoint in --output_dir={output_dir}; run with "
-    "--do_train first"
-)
 
 
 def _validate() -> BertConfig:
@@ -89,7 +85,7 @@ def _validate() -> BertConfig:
     if FLAGS.init_checkpoint:
         checkpoints.list_checkpoint(FLAGS.init_checkpoint)  # Fails now, naming the path.
     if FLAGS.export_dir and not FLAGS.do_train and not tf.train.latest_checkpoint(FLAGS.output_dir):
-        raise ValueError(_NOT_FINE_TUNED.format(output_dir=FLAGS.output_dir))
+        raise ValueError(cli.NOT_FINE_TUNED.format(output_dir=FLAGS.output_dir))
     return config
 
 
@@ -168,26 +164,7 @@ def main(_):
             results = _scores(examples, logits, step)
             metrics.write_eval_results(os.path.join(output_dir, "test_results.txt"), results)
     if FLAGS.export_dir:
-        _export(config, num_choices, step)
-
-
-def _export(config: BertConfig, num_choices: int, step: int) -> str:
-    """Exports the newest checkpoint in --output_dir to a new version in --export_dir."""
-    checkpoint = tf.train.latest_checkpoint(FLAGS.output_dir)
-    if step == 0 or checkpoint is None:
-        raise ValueError(_NOT_FINE_TUNED.format(output_dir=FLAGS.output_dir))
-    path = export.export_saved_model(
-        model_type="multiple_choice",
-        bert_config=config,
-        init_checkpoint=checkpoint,
-        vocab_file=FLAGS.vocab_file,
-        do_lower_case=FLAGS.do_lower_case,
-        max_seq_length=FLAGS.max_seq_length,
-        export_dir=FLAGS.export_dir,
-        num_choices=num_choices,
-    )
-    logging.info("Exported %s (step %d) as a SavedModel to %s", checkpoint, step, path)
-    return path
+        cli.export_fine_tuned("multiple_choice", config, step, num_choices=num_choices)
 
 
 def _run_set(trainer, tokenizer, split: str, kind: str, batch_size: int):

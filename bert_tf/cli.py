@@ -204,6 +204,47 @@ def make_trainer(
     )
 
 
+# The error for --export_dir without a fine-tuned checkpoint in --output_dir.
+NOT_FINE_TUNED = (
+    "--export_dir needs a fine-tuned checkpoint in --output_dir={output_dir}; run with "
+    "--do_train first"
+)
+
+
+def export_fine_tuned(
+    model_type: str, config: BertConfig, step: int | None = None, **model_args
+) -> str:
+    """Exports the newest checkpoint in --output_dir as a new version in --export_dir.
+
+    Args:
+        model_type: One of `bert_tf.export.MODEL_TYPES`.
+        config: The model's config.
+        step: The run's global step, if known: 0 (nothing trained) is an error too.
+        **model_args: The model type's own arguments (labels, num_choices, ...).
+
+    Returns:
+        The path of the new version.
+    """
+    from bert_tf import export  # tensorflow-text is loaded only by the scripts that export
+
+    f = flags.FLAGS
+    checkpoint = tf.train.latest_checkpoint(f.output_dir)
+    if step == 0 or checkpoint is None:
+        raise ValueError(NOT_FINE_TUNED.format(output_dir=f.output_dir))
+    path = export.export_saved_model(
+        model_type=model_type,
+        bert_config=config,
+        init_checkpoint=checkpoint,
+        vocab_file=f.vocab_file,
+        do_lower_case=f.do_lower_case,
+        max_seq_length=f.max_seq_length,
+        export_dir=f.export_dir,
+        **model_args,
+    )
+    logging.info("Exported %s (step %s) as a SavedModel to %s", checkpoint, step, path)
+    return path
+
+
 def run(main: Callable[[list[str]], None]) -> None:
     """`absl.app.run(main)`, turning user errors into a one-line message and exit status 1."""
 
