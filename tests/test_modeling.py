@@ -151,6 +151,29 @@ def test_bert_dropout_rate_scale_and_seed():
     assert not np.array_equal(layer(x, training=True).numpy(), layer(x, training=True).numpy())
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_bert_dropout_gradient_uses_the_forward_mask(dtype):
+    layer = BertDropout(0.25, dtype=dtype)
+    x = tf.cast(tf.random.stateless_normal([6, 33, 17], seed=[1, 2]), dtype)
+    dy = tf.cast(tf.random.stateless_normal([6, 33, 17], seed=[3, 4]), dtype)
+
+    @tf.function
+    def forward_and_grad(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+        return y, tape.gradient(y, x, output_gradients=dy)
+
+    y, dx = (t.numpy().astype(np.float32) for t in forward_and_grad(x))
+    scale = float(tf.cast(65536 / (65536 - 16384), dtype))  # threshold round(0.25 * 65536)
+    kept = y != 0
+    assert 0.2 < 1 - kept.mean() < 0.3
+    xs, dys = x.numpy().astype(np.float32), dy.numpy().astype(np.float32)
+    # y = mask * scale * x, so dy/dx is the same mask and scale applied to dy.
+    np.testing.assert_array_equal(y, np.where(kept, tf.cast(xs * scale, dtype).numpy().astype(np.float32), 0))
+    np.testing.assert_array_equal(dx, np.where(kept, tf.cast(dys * scale, dtype).numpy().astype(np.float32), 0))
+
+
 def expected_google_names(num_layers):
     names = [
         "bert/embeddings/word_embeddings",
