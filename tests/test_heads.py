@@ -7,7 +7,7 @@ import tensorflow as tf
 import numpy_bert
 from conftest import write_tf1_checkpoint
 from bert_tf import checkpoints
-from bert_tf.heads import BertPretrainer, gather_indexes, pretraining_loss
+from bert_tf.heads import BertPretrainer, gather_indexes, pick_labels, pretraining_loss
 from bert_tf.modeling import BertConfig
 
 HEAD_SHAPES = {
@@ -106,6 +106,27 @@ def test_gather_indexes():
     seq = tf.reshape(tf.range(2 * 4 * 3, dtype=tf.float32), [2, 4, 3])
     out = gather_indexes(seq, tf.constant([[0, 3], [1, 1]])).numpy()
     np.testing.assert_array_equal(out, [[0, 1, 2], [9, 10, 11], [15, 16, 17], [15, 16, 17]])
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (2, 3, 4)])
+def test_pick_labels_values_and_gradient(rng, shape):
+    values = tf.constant(rng.standard_normal(shape), tf.float32)
+    labels = rng.integers(0, shape[-1], size=shape[:-1])
+    labels.flat[0] = labels.flat[1]  # a repeated label in different rows
+    upstream = tf.constant(rng.standard_normal(shape[:-1]), tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(values)
+        picked = pick_labels(values, tf.constant(labels))
+        loss = tf.reduce_sum(picked * upstream)
+    grad = tape.gradient(loss, values).numpy()
+    # Independent reference: numpy indexing, and the gradient of sum(upstream * v[label]) is
+    # upstream at each row's label and 0 elsewhere.
+    v = values.numpy()
+    expected = np.take_along_axis(v, labels[..., None], axis=-1)[..., 0]
+    np.testing.assert_array_equal(picked.numpy(), expected)
+    expected_grad = np.zeros(shape, np.float32)
+    np.put_along_axis(expected_grad, labels[..., None], upstream.numpy()[..., None], axis=-1)
+    np.testing.assert_array_equal(grad, expected_grad)
 
 
 # ---------------------------------------------------------------------------------------------

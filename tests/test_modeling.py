@@ -279,6 +279,66 @@ def test_dropout_only_in_training(tiny_config, rng):
     assert np.abs(c - d).max() > 1e-3
 
 
+@pytest.mark.parametrize(
+    "dtype, hidden_act",
+    [(None, "gelu"), (None, "gelu_exact"), ("mixed_bfloat16", "gelu"), ("mixed_bfloat16", "gelu_exact")],
+)
+def test_fused_training_kernels_match_tf_autodiff(
+    tiny_config_dict, rng, monkeypatch, dtype, hidden_act
+):
+    """The XLA training kernels (GELU, dropout + add + LayerNorm, attention backward) give the
+    op-by-op forward's outputs with the same dropout draws, and TF autodiff's gradients."""
+    import keras
+
+    from bert_tf import modeling
+
+    tiny_config_dict = dict(tiny_config_dict, hidden_act=hidden_act)
+
+    ids, mask, seg = _inputs(rng, 3, 16, 99, pad_from=[16, 11, 5])
+    inputs = {"input_ids": ids, "input_mask": mask, "segment_ids": seg}
+    cotangent = tf.constant(rng.standard_normal((3, 16, tiny_config_dict["hidden_size"])), tf.float32)
+    weights = None
+
+    def outputs_and_grads(fused):
+        nonlocal weights
+        monkeypatch.setattr(modeling, "FUSED_TRAINING_KERNELS", fused)
+        keras.utils.set_random_seed(5)  # the same dropout draws in both models
+        model = BertModel(BertConfig.from_dict(tiny_config_dict), dtype=dtype)
+        model(model.dummy_inputs())
+        weights = weights or model.get_weights()
+        model.set_weights(weights)
+
+        @tf.function
+        def step():
+            with tf.GradientTape() as tape:
+                out = model(inputs, training=True)["sequence_output"]
+                loss = tf.reduce_sum(tf.cast(out, tf.float32) * cotangent)
+            return out, tape.gradient(loss, model.trainable_variables)
+
+        out, grads = step()
+        # The pooler is not on the path to sequence_output: its gradients are None on both sides.
+        return out.numpy(), [None if g is None else tf.convert_to_tensor(g).numpy() for g in grads]
+
+    out_fused, grads_fused = outputs_and_grads(True)
+    out_tf, grads_tf = outputs_and_grads(False)
+    # The same draws on both sides (a different mask would move many outputs by O(0.1..1)); XLA's
+    # LayerNorm rounds a little differently, and under bfloat16 the XLA GELU works in float32 and
+    # rounds once where TF's ops round to bfloat16 after each step.
+    np.testing.assert_allclose(out_fused, out_tf, atol=1e-5 if dtype is None else 5e-3)
+    assert [a is None for a in grads_fused] == [b is None for b in grads_tf]
+    # Absolute tolerances scale with the largest gradient anywhere: the key bias's true gradient
+    # is 0 (it shifts a query's scores uniformly), so both sides hold only rounding noise there.
+    largest = max(np.abs(b).max() for b in grads_tf if b is not None)
+    for a, b in zip(grads_fused, grads_tf):
+        if b is None:
+            continue
+        if dtype is None:
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7 * largest)
+        else:
+            # The fused kernels work in float32 where TF's ops round to bfloat16.
+            np.testing.assert_allclose(a, b, atol=0.03 * np.abs(b).max() + 1e-5 * largest)
+
+
 def test_tf_function_xla_and_variable_shapes(tiny_config, rng):
     model = BertModel(tiny_config)
     eager_fn = lambda x: model(x)["sequence_output"]  # noqa: E731
