@@ -22,6 +22,7 @@ from bert_tf.modeling import (
     _ConfiguredLayer,
     _dense,
     _layer_norm,
+    _row_sums,
     get_activation,
 )
 
@@ -72,6 +73,24 @@ def pick_labels(log_probs: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
         return tf.reshape(picked, tf.shape(labels)), grad
 
     return pick(log_probs)
+
+
+@tf.function(jit_compile=True, reduce_retracing=True)
+def _log_softmax_backward(dy, log_probs):
+    """dy - softmax * sum(dy) over the last axis, one XLA kernel."""
+    return dy - tf.exp(log_probs) * _row_sums(dy)
+
+
+@tf.custom_gradient
+def log_softmax(logits: tf.Tensor) -> tf.Tensor:
+    """`tf.nn.log_softmax` over the last axis with its gradient as one XLA kernel.
+
+    TF's own gradient runs an Exp, a Sum, a Mul and a Sub over the whole tensor: for the masked
+    LM's [640, 30522] log-probabilities about 50 ms of a 2 s MiniLM training step on 2 cores,
+    against about 9 ms here. The forward pass is TF's op (no XLA in inference graphs).
+    """
+    log_probs = tf.nn.log_softmax(logits, axis=-1)
+    return log_probs, lambda dy: _log_softmax_backward(dy, log_probs)
 
 
 def add_output_projection(layer: keras.layers.Layer, num_outputs: int, width: int, stddev: float):
@@ -145,7 +164,7 @@ class MaskedLMHead(_ConfiguredLayer):
         dtype = self.compute_dtype
         logits = tf.matmul(tf.cast(x, dtype), tf.cast(embedding_table, dtype), transpose_b=True)
         logits = tf.nn.bias_add(tf.cast(logits, tf.float32), tf.cast(self.output_bias, tf.float32))
-        return tf.nn.log_softmax(logits, axis=-1)
+        return log_softmax(logits)
 
 
 class NextSentenceHead(_ConfiguredLayer):
