@@ -241,17 +241,23 @@ MATMUL_SHAPES = [
 ]
 
 
-def bench_matmul(runs: int, warmup: int, log) -> dict:
-    """Median GFLOP/s of plain tf.matmul on MATMUL_SHAPES, fp32 and bf16, timed round-robin."""
+def matmul_candidates(dtypes=(tf.float32, tf.bfloat16)) -> tuple[dict, dict]:
+    """({name: fn}, {name: (dtype name, label, m, k, n)}) for plain tf.matmul on MATMUL_SHAPES."""
     rng = np.random.default_rng(0)
     candidates, shapes = {}, {}
-    for dtype in (tf.float32, tf.bfloat16):
+    for dtype in dtypes:
         for label, m, k, n in MATMUL_SHAPES:
             a = tf.cast(tf.constant(rng.standard_normal((m, k), np.float32)), dtype)
             b = tf.cast(tf.constant(rng.standard_normal((k, n), np.float32)), dtype)
             name = f"{dtype.name} {label}"
             candidates[name] = tf.function(lambda a=a, b=b: tf.matmul(a, b))
             shapes[name] = (dtype.name, label, m, k, n)
+    return candidates, shapes
+
+
+def bench_matmul(runs: int, warmup: int, log) -> dict:
+    """Median GFLOP/s of plain tf.matmul on MATMUL_SHAPES, fp32 and bf16, timed round-robin."""
+    candidates, shapes = matmul_candidates()
     timings = time_round_robin(candidates, runs, warmup, lambda *_: None)
     results = {"float32": {"shapes": []}, "bfloat16": {"shapes": []}}
     for name, (dtype, label, m, k, n) in shapes.items():

@@ -151,6 +151,25 @@ def test_bert_dropout_rate_scale_and_seed():
     assert not np.array_equal(layer(x, training=True).numpy(), layer(x, training=True).numpy())
 
 
+def test_dropout_masks_of_nearby_seeds_are_independent():
+    """The counter-based masks behave like independent draws: for seeds one step apart (what a
+    layer's seed generator hands out call after call) and for neighbouring elements, a pair is
+    dropped together with probability p^2, within 5 standard errors."""
+    from bert_tf.modeling import _keep_mask
+
+    n, threshold = 1 << 20, 16384  # p = 0.25
+    p = threshold / 65536
+    mask = tf.function(lambda seed: _keep_mask([n], seed, tf.constant(threshold, tf.uint16)))
+    base = ~mask(tf.constant([1234, 7])).numpy()
+    sigma = math.sqrt(p * p * (1 - p * p) / n)
+    assert abs(base.mean() - p) < 5 * math.sqrt(p * (1 - p) / n)
+    for other in ([1234, 8], [1235, 7], [1234 ^ (1 << 20), 7], [7, 1234]):
+        dropped = ~mask(tf.constant(other)).numpy()
+        assert abs((base & dropped).mean() - p * p) < 5 * sigma, other
+    assert abs((base[:-1] & base[1:]).mean() - p * p) < 5 * sigma
+    assert abs((base[:-2] & base[2:]).mean() - p * p) < 5 * sigma
+
+
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_bert_dropout_gradient_uses_the_forward_mask(dtype):
     layer = BertDropout(0.25, dtype=dtype)
