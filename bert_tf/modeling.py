@@ -374,28 +374,47 @@ def _layer_norm_2d(x, layer_norm):
     return _normalize(x, gamma, beta, layer_norm.epsilon)
 
 
-def _row_sums(x):
-    """Sums over the last axis, keeping it (size 1), as a product with a column of ones.
+def _row_sums(x, matvec: bool = False):
+    """Sums over the last axis, keeping it (size 1); with `matvec`, as a product with ones.
 
-    For use inside XLA kernels: XLA on CPU compiles a row reduction fused with its elementwise
-    producers into a loop several times slower than this matrix-vector product (measured on
-    2 cores: attention's softmax backward over [32, 12, 128, 128] 9.9 ms -> 5.1 ms).
+    Inside one of our own XLA kernels on CPU, XLA compiles a row reduction fused with its
+    elementwise producers into a loop several times slower than a matrix-vector product
+    (attention's softmax backward over [32, 12, 128, 128]: 9.9 ms -> 5.1 ms on 2 cores). Inside a
+    whole-step XLA cluster (``--use_xla``) it is the other way round: the product is fused into
+    naive loops (BERT-base training 2.5x slower), so there `matvec` is False (`_matvec_sums`).
     """
+    if not matvec:
+        return tf.reduce_sum(x, axis=-1, keepdims=True)
     width = tf.shape(x)[-1]
     sums = tf.matmul(tf.reshape(x, [-1, width]), tf.ones([width, 1], x.dtype))
     return tf.reshape(sums, tf.concat([tf.shape(x)[:-1], [1]], axis=0))
 
 
-def _row_means(x):
-    return _row_sums(x) * (1.0 / tf.cast(tf.shape(x)[-1], x.dtype))
+def _row_means(x, matvec: bool = False):
+    return _row_sums(x, matvec) * (1.0 / tf.cast(tf.shape(x)[-1], x.dtype))
 
 
-def _column_sums(x):
-    """Sums of a 2-D x over its rows, shape [columns] (a product with a row of ones, as above)."""
+def _column_sums(x, matvec: bool = False):
+    """Sums of a 2-D x over its rows, shape [columns] (with `matvec`, a product with ones)."""
+    if not matvec:
+        return tf.reduce_sum(x, axis=0)
     return tf.reshape(tf.matmul(tf.ones([1, tf.shape(x)[0]], x.dtype), x), [-1])
 
 
-def _layer_norm_backward(dy, centered, inv_std, gamma):
+def _matvec_sums() -> bool:
+    """Whether kernels built now should use `_row_sums`' matrix-vector form: True unless an
+    enclosing ``tf.function(jit_compile=True)`` (the Trainer's ``--use_xla``) compiles them into
+    its own cluster. Read at trace time and passed to the kernels as a static argument."""
+    try:
+        from tensorflow.python.ops import control_flow_util
+
+        graph = tf.compat.v1.get_default_graph()
+        return not control_flow_util.GraphOrParentsInXlaContext(graph)
+    except Exception:  # pragma: no cover - private API moved: the form that is safe in both
+        return False
+
+
+def _layer_norm_backward(dy, centered, inv_std, gamma, matvec: bool = False):
     """Gradients of ``centered * inv_std * gamma + beta`` for x, gamma and beta (2-D inputs).
 
     With xhat = centered * inv_std and g = dy * gamma:
@@ -405,8 +424,8 @@ def _layer_norm_backward(dy, centered, inv_std, gamma):
     """
     xhat = centered * inv_std
     g = dy * gamma
-    dx = inv_std * (g - _row_means(g) - xhat * _row_means(g * xhat))
-    return dx, _column_sums(dy * xhat), _column_sums(dy)
+    dx = inv_std * (g - _row_means(g, matvec) - xhat * _row_means(g * xhat, matvec))
+    return dx, _column_sums(dy * xhat, matvec), _column_sums(dy, matvec)
 
 
 _layer_norm_grad = tf.function(_layer_norm_backward, jit_compile=True, reduce_retracing=True)
@@ -425,7 +444,7 @@ def _normalize(x, gamma, beta, epsilon: float):
             width = tf.shape(x)[-1]
             flat = lambda t: tf.reshape(t, [-1, width])  # noqa: E731
             dx, dgamma, dbeta = _layer_norm_grad(
-                flat(dy), flat(centered), tf.reshape(inv_std, [-1, 1]), gamma
+                flat(dy), flat(centered), tf.reshape(inv_std, [-1, 1]), gamma, _matvec_sums()
             )
             return tf.reshape(dx, tf.shape(x)), dgamma, dbeta
 
@@ -479,22 +498,22 @@ _dropout_xla = tf.function(_apply_dropout, jit_compile=True, reduce_retracing=Tr
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
-def _dropout_add_norm_forward(h, residual, gamma, beta, seed, threshold, scale, epsilon):
+def _dropout_add_norm_forward(h, residual, gamma, beta, seed, threshold, scale, epsilon, matvec):
     """LayerNorm(dropout(h) + residual) as one XLA kernel (training).
 
     The sum and the normalisation are in the residual's dtype, as in `_layer_norm_2d`. Returns
     (output, centered, inv_std), the last two for `_dropout_add_norm_backward`.
     """
     y = tf.cast(_apply_dropout(h, seed, threshold, scale), residual.dtype) + residual
-    centered = y - _row_means(y)
-    inv_std = tf.math.rsqrt(_row_means(tf.square(centered)) + epsilon)
+    centered = y - _row_means(y, matvec)
+    inv_std = tf.math.rsqrt(_row_means(tf.square(centered), matvec) + epsilon)
     return centered * (inv_std * gamma) + beta, centered, inv_std
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
-def _dropout_add_norm_backward(dy, centered, inv_std, gamma, seed, threshold, scale):
+def _dropout_add_norm_backward(dy, centered, inv_std, gamma, seed, threshold, scale, matvec):
     """Gradients of `_dropout_add_norm_forward` for h (in `scale`'s dtype), residual, gamma, beta."""
-    d_sum, d_gamma, d_beta = _layer_norm_backward(dy, centered, inv_std, gamma)
+    d_sum, d_gamma, d_beta = _layer_norm_backward(dy, centered, inv_std, gamma, matvec)
     d_h = _apply_dropout(tf.cast(d_sum, scale.dtype), seed, threshold, scale)
     return d_h, d_sum, d_gamma, d_beta
 
@@ -518,11 +537,13 @@ def _dropout_add_norm(h, residual, dropout, layer_norm):
     @tf.custom_gradient
     def forward(h, residual, gamma, beta):
         out, centered, inv_std = _dropout_add_norm_forward(
-            h, residual, gamma, beta, seed, threshold, scale, layer_norm.epsilon
+            h, residual, gamma, beta, seed, threshold, scale, layer_norm.epsilon, _matvec_sums()
         )
 
         def grad(dy):
-            return _dropout_add_norm_backward(dy, centered, inv_std, gamma, seed, threshold, scale)
+            return _dropout_add_norm_backward(
+                dy, centered, inv_std, gamma, seed, threshold, scale, _matvec_sums()
+            )
 
         return out, grad
 
@@ -572,7 +593,7 @@ class BertDropout(keras.layers.Dropout):
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
-def _attention_scores_grad(d_dropped, probs, seed, threshold, scale, score_scale):
+def _attention_scores_grad(d_dropped, probs, seed, threshold, scale, score_scale, matvec):
     """Gradient of dropout(softmax(raw * score_scale + bias)) with respect to raw, one XLA kernel.
 
     With g the gradient reaching the softmax output (dropout's mask and scale applied to
@@ -583,7 +604,7 @@ def _attention_scores_grad(d_dropped, probs, seed, threshold, scale, score_scale
     f32 = lambda t: tf.cast(t, tf.float32)  # noqa: E731
     g = f32(_apply_dropout(d_dropped, seed, threshold, scale))
     y = f32(probs)
-    d_raw = y * (g - _row_sums(g * y)) * f32(score_scale)
+    d_raw = y * (g - _row_sums(g * y, matvec)) * f32(score_scale)
     return tf.cast(d_raw, d_dropped.dtype)
 
 
@@ -725,7 +746,8 @@ class BertSelfAttention(_ConfiguredLayer):
 
             def grad(d_dropped):
                 d_raw = _attention_scores_grad(
-                    d_dropped, probs, seed, threshold, scale, self._score_scale(q.dtype)
+                    d_dropped, probs, seed, threshold, scale, self._score_scale(q.dtype),
+                    _matvec_sums(),
                 )
                 return tf.matmul(d_raw, k), tf.matmul(d_raw, q, transpose_a=True)
 

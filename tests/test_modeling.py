@@ -299,11 +299,17 @@ def test_dropout_only_in_training(tiny_config, rng):
 
 
 @pytest.mark.parametrize(
-    "dtype, hidden_act",
-    [(None, "gelu"), (None, "gelu_exact"), ("mixed_bfloat16", "gelu"), ("mixed_bfloat16", "gelu_exact")],
+    "dtype, hidden_act, jit",
+    [
+        (None, "gelu", False),
+        (None, "gelu_exact", False),
+        ("mixed_bfloat16", "gelu", False),
+        ("mixed_bfloat16", "gelu_exact", False),
+        (None, "gelu", True),  # inside a whole-step XLA cluster, as under --use_xla
+    ],
 )
 def test_fused_training_kernels_match_tf_autodiff(
-    tiny_config_dict, rng, monkeypatch, dtype, hidden_act
+    tiny_config_dict, rng, monkeypatch, dtype, hidden_act, jit
 ):
     """The XLA training kernels (GELU, dropout + add + LayerNorm, attention backward) give the
     op-by-op forward's outputs with the same dropout draws, and TF autodiff's gradients."""
@@ -327,7 +333,7 @@ def test_fused_training_kernels_match_tf_autodiff(
         weights = weights or model.get_weights()
         model.set_weights(weights)
 
-        @tf.function
+        @tf.function(jit_compile=jit)
         def step():
             with tf.GradientTape() as tape:
                 out = model(inputs, training=True)["sequence_output"]
