@@ -61,7 +61,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from squad_minilm import ensure_google_folder, read_eval_results, throughput
+from squad_minilm import ensure_google_folder, read_eval_results, throughput  # noqa: E402
 
 DEFAULT_GLUE = REPO.parent / "shared" / "data" / "glue"
 F1_TASKS = {"MRPC"}

@@ -58,8 +58,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "conll2003"
 sys.path.insert(0, str(REPO))
 
-from bert_tf import metrics
-from bert_tf.tasks import conll
+from bert_tf import metrics  # noqa: E402
+from bert_tf.tasks import conll  # noqa: E402
 
 LABELS = conll.get_labels()
 

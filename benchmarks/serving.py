@@ -39,12 +39,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-import numpy as np
-import tensorflow as tf
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
-from bert_tf import checkpoints, export, heads, tokenization
-from bert_tf.modeling import BertConfig
-from bert_tf.tasks import common
+from bert_tf import checkpoints, export, heads, tokenization  # noqa: E402
+from bert_tf.modeling import BertConfig  # noqa: E402
+from bert_tf.tasks import common  # noqa: E402
 
 DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 Pairs = list[tuple[str, str]]
