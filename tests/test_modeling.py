@@ -312,7 +312,9 @@ def test_fused_training_kernels_match_tf_autodiff(
     tiny_config_dict, rng, monkeypatch, dtype, hidden_act, jit
 ):
     """The XLA training kernels (GELU, dropout + add + LayerNorm, attention backward) give the
-    op-by-op forward's outputs with the same dropout draws, and TF autodiff's gradients."""
+    op-by-op path's outputs with the same dropout draws, and its gradients: TF autodiff through
+    the op-by-op forward, with the LayerNorm, GELU and dropout gradients that path writes out
+    (each checked against references in its own test)."""
     import keras
 
     from bert_tf import modeling
