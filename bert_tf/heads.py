@@ -16,14 +16,13 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from bert_tf.kernels import log_softmax
 from bert_tf.modeling import (
     BertConfig,
     BertModel,
     _ConfiguredLayer,
     _dense,
     _layer_norm,
-    _matvec_sums,
-    _row_sums,
     get_activation,
 )
 
@@ -74,24 +73,6 @@ def pick_labels(log_probs: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
         return tf.reshape(picked, tf.shape(labels)), grad
 
     return pick(log_probs)
-
-
-@tf.function(jit_compile=True, reduce_retracing=True)
-def _log_softmax_backward(dy, log_probs, matvec):
-    """dy - softmax * sum(dy) over the last axis, one XLA kernel."""
-    return dy - tf.exp(log_probs) * _row_sums(dy, matvec)
-
-
-@tf.custom_gradient
-def log_softmax(logits: tf.Tensor) -> tf.Tensor:
-    """`tf.nn.log_softmax` over the last axis with its gradient as one XLA kernel.
-
-    TF's own gradient runs an Exp, a Sum, a Mul and a Sub over the whole tensor: for the masked
-    LM's [640, 30522] log-probabilities about 50 ms of a 2 s MiniLM training step on 2 cores,
-    against about 9 ms here. The forward pass is TF's op (no XLA in inference graphs).
-    """
-    log_probs = tf.nn.log_softmax(logits, axis=-1)
-    return log_probs, lambda dy: _log_softmax_backward(dy, log_probs, _matvec_sums())
 
 
 def add_output_projection(layer: keras.layers.Layer, num_outputs: int, width: int, stddev: float):

@@ -6,6 +6,16 @@ keys, and a tanh pooler on the first token. Layers are named after Google's vari
 path of every Keras variable *is* its name in a Google checkpoint
 (``bert/encoder/layer_0/attention/self/query/kernel``); `bert_tf.checkpoints` relies on that.
 
+The layers below run in data-flow order (embeddings -> attention -> feed-forward -> encoder ->
+pooler), each `call` on the 2-D [batch * seq_length, width] tokens, so that a matmul and its bias
+add reach oneDNN as one fusable pair. The residual stream and LayerNorm stay float32 under a
+16-bit (mixed) policy; only matmuls, attention and the activation run in 16 bits.
+
+Training has a faster path: with a Python ``training=True`` and dropout on, the GELU, dropout +
+residual add + LayerNorm, and attention's softmax-and-dropout backward run as the XLA kernels of
+`bert_tf.kernels`, which also holds every written-out gradient (GELU, LayerNorm) and the
+counter-based dropout. Inference uses plain TF ops only, so an export holds no XLA function.
+
 Example:
     >>> config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2,
     ...                     num_attention_heads=4, intermediate_size=64)
@@ -26,6 +36,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from bert_tf import kernels
+
 # LayerNorm epsilon used by the original (tf.contrib.layers.layer_norm's fixed value).
 LAYER_NORM_EPSILON = 1e-12
 
@@ -33,103 +45,18 @@ LAYER_NORM_EPSILON = 1e-12
 MASK_ADDER = -10000.0
 
 
-_GELU_C = math.sqrt(2.0 / math.pi)
-
-
-def _gelu_tanh_inner(x):
-    """t = tanh(sqrt(2/pi) * (x + 0.044715 x^3)); the GELU is 0.5x(1 + t)."""
-    return tf.tanh(_GELU_C * (x + 0.044715 * x * x * x))
-
-
-def _gelu_tanh_derivative(dy, x, t):
-    """d/dx 0.5x(1 + t) = 0.5(1 + t) + 0.5x(1 - t^2) * c(1 + 3 * 0.044715 x^2), times dy."""
-    inner_slope = _GELU_C * (1.0 + 3.0 * 0.044715 * x * x)
-    return dy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * inner_slope)
-
-
-# Compiled with XLA, which fuses the dozen elementwise ops into one pass over dy, x and t
-# (measured 41 ms -> 8 ms on a [4096, 1536] float32 tensor, 2 cores): without it the GELU
-# backward was the largest elementwise cost of a training step.
-_gelu_tanh_grad = tf.function(_gelu_tanh_derivative, jit_compile=True, reduce_retracing=True)
-
-
-@tf.custom_gradient
-def _gelu_tanh(x):
-    t = _gelu_tanh_inner(x)
-
-    def grad(dy):
-        return _gelu_tanh_grad(dy, x, t)
-
-    return 0.5 * x * (1.0 + t), grad
-
-
 def gelu(x: tf.Tensor) -> tf.Tensor:
     """Gaussian error linear unit, tanh approximation: what ``"gelu"`` means in Google's code.
 
-    0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))), with its derivative written out.
+    0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))), computed by `kernels.gelu_tanh`
+    with its derivative written out.
     """
-    return _gelu_tanh(tf.convert_to_tensor(x))
-
+    return kernels.gelu_tanh(x)
 
 def gelu_exact(x: tf.Tensor) -> tf.Tensor:
     """Gaussian error linear unit with erf: what Hugging Face's ``"gelu"`` means."""
     x = tf.convert_to_tensor(x)
     return 0.5 * x * (1.0 + tf.math.erf(x / math.sqrt(2.0)))
-
-
-# Training versions of the two GELUs: the forward pass as one XLA kernel (op by op it is about
-# eight full-size passes over the [batch*seq, intermediate_size] activations) and a backward
-# that recomputes the inner tanh/erf from x instead of keeping it, so each direction reads and
-# writes each element once. Only training uses them: an exported SavedModel must not contain
-# XLA-compiled functions (TF Serving runs them only with XLA:CPU JIT switched on).
-
-
-def _widened(*tensors):
-    """The tensors, 16-bit ones cast to float32. Our XLA kernels compute in float32 and round once
-    at the end: XLA's CPU code for bfloat16 arithmetic is several times slower than for float32
-    (GELU backward on [4096, 1536]: 14.5 ms -> 4.9 ms)."""
-    return [tf.cast(t, tf.float32) if t.dtype.size < 4 else t for t in tensors]
-
-
-@tf.function(jit_compile=True, reduce_retracing=True)
-def _gelu_tanh_forward_xla(x):
-    (y,) = _widened(x)
-    return tf.cast(0.5 * y * (1.0 + _gelu_tanh_inner(y)), x.dtype)
-
-
-@tf.function(jit_compile=True, reduce_retracing=True)
-def _gelu_tanh_backward_xla(dy, x):
-    d, y = _widened(dy, x)
-    return tf.cast(_gelu_tanh_derivative(d, y, _gelu_tanh_inner(y)), dy.dtype)
-
-
-@tf.function(jit_compile=True, reduce_retracing=True)
-def _gelu_exact_forward_xla(x):
-    (y,) = _widened(x)
-    return tf.cast(0.5 * y * (1.0 + tf.math.erf(y * (1.0 / math.sqrt(2.0)))), x.dtype)
-
-
-@tf.function(jit_compile=True, reduce_retracing=True)
-def _gelu_exact_backward_xla(dy, x):
-    """d/dx 0.5x(1 + erf(x/sqrt 2)) = 0.5(1 + erf(x/sqrt 2)) + x * exp(-x^2/2) / sqrt(2 pi)."""
-    d, y = _widened(dy, x)
-    cdf = 0.5 * (1.0 + tf.math.erf(y * (1.0 / math.sqrt(2.0))))
-    pdf = tf.exp(-0.5 * y * y) * (1.0 / math.sqrt(2.0 * math.pi))
-    return tf.cast(d * (cdf + y * pdf), dy.dtype)
-
-
-def _xla_activation(forward, backward):
-    @tf.custom_gradient
-    def activation(x):
-        return forward(x), lambda dy: backward(dy, x)
-
-    return activation
-
-
-_TRAINING_ACTIVATIONS = {
-    "gelu": _xla_activation(_gelu_tanh_forward_xla, _gelu_tanh_backward_xla),
-    "gelu_exact": _xla_activation(_gelu_exact_forward_xla, _gelu_exact_backward_xla),
-}
 
 
 def _linear(x: tf.Tensor) -> tf.Tensor:
@@ -335,10 +262,12 @@ class _ConfiguredLayer(keras.layers.Layer):
 
 
 # ------------------------------------------------------------------------------------------------
-# Fast paths shared by the encoder layers. The layers keep their Keras sublayers (so every variable
-# keeps its Google name) but compute on 2-D [tokens, width] tensors with the sublayers' variables:
-# a 2-D MatMul followed by the bias (and activation, or residual add) is what oneDNN fuses into one
-# kernel, which Keras' Dense on 3-D inputs (a tensordot with reshapes in between) prevents.
+# The layers keep their Keras sublayers (so every variable keeps its Google name) but compute on
+# 2-D [tokens, width] tensors with the sublayers' variables: a 2-D MatMul followed by the bias (and
+# activation, or residual add) is what oneDNN fuses into one kernel, which Keras' Dense on 3-D
+# inputs (a tensordot with reshapes in between) prevents. A parent runs its sublayers' `call`
+# directly, not through Keras' `__call__`, which would cast the float32 residual stream to the
+# 16-bit compute dtype.
 
 
 def _dims(x):
@@ -365,198 +294,11 @@ def _dense_2d(x, dense, activation=None):
 
 
 def _layer_norm_2d(x, layer_norm):
-    """LayerNorm over the last axis with a Keras LayerNormalization's gamma/beta/epsilon.
-
-    Same math as the Keras layer (mean and variance over the last axis, then scale and shift) in
-    x's dtype, which callers keep at least float32; written as (x - mean) * (rsqrt(var + eps) * gamma)
-    + beta, which needs fewer full-size passes than Keras' formulation.
-    """
+    """(x - mean) / sqrt(var + epsilon) * gamma + beta over the last axis, in x's dtype (callers
+    keep it at least float32), with a Keras LayerNormalization's gamma, beta and epsilon."""
     gamma = tf.cast(layer_norm.gamma.value, x.dtype)
     beta = tf.cast(layer_norm.beta.value, x.dtype)
-    return _normalize(x, gamma, beta, layer_norm.epsilon)
-
-
-def _row_sums(x, matvec: bool = False):
-    """Sums over the last axis, keeping it (size 1); with `matvec`, as a product with ones.
-
-    Inside one of our own XLA kernels on CPU, XLA compiles a row reduction fused with its
-    elementwise producers into a loop several times slower than a matrix-vector product
-    (attention's softmax backward over [32, 12, 128, 128]: 9.9 ms -> 5.1 ms on 2 cores). Inside a
-    whole-step XLA cluster (``--use_xla``) it is the other way round: the product is fused into
-    naive loops (BERT-base training 2.5x slower), so there `matvec` is False (`_matvec_sums`).
-    """
-    if not matvec:
-        return tf.reduce_sum(x, axis=-1, keepdims=True)
-    width = tf.shape(x)[-1]
-    sums = tf.matmul(tf.reshape(x, [-1, width]), tf.ones([width, 1], x.dtype))
-    return tf.reshape(sums, tf.concat([tf.shape(x)[:-1], [1]], axis=0))
-
-
-def _row_means(x, matvec: bool = False):
-    return _row_sums(x, matvec) * (1.0 / tf.cast(tf.shape(x)[-1], x.dtype))
-
-
-def _column_sums(x, matvec: bool = False):
-    """Sums of a 2-D x over its rows, shape [columns] (with `matvec`, a product with ones)."""
-    if not matvec:
-        return tf.reduce_sum(x, axis=0)
-    return tf.reshape(tf.matmul(tf.ones([1, tf.shape(x)[0]], x.dtype), x), [-1])
-
-
-def _matvec_sums() -> bool:
-    """Whether kernels built now should use `_row_sums`' matrix-vector form: True unless an
-    enclosing ``tf.function(jit_compile=True)`` (the Trainer's ``--use_xla``) compiles them into
-    its own cluster. Read at trace time and passed to the kernels as a static argument."""
-    try:
-        from tensorflow.python.ops import control_flow_util
-
-        graph = tf.compat.v1.get_default_graph()
-        return not control_flow_util.GraphOrParentsInXlaContext(graph)
-    except Exception:  # pragma: no cover - private API moved: the form that is safe in both
-        return False
-
-
-def _layer_norm_backward(dy, centered, inv_std, gamma, matvec: bool = False):
-    """Gradients of ``centered * inv_std * gamma + beta`` for x, gamma and beta (2-D inputs).
-
-    With xhat = centered * inv_std and g = dy * gamma:
-    dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)) (means over the last axis),
-    dgamma = sum over rows of dy * xhat, dbeta = sum over rows of dy. XLA fuses it into a few
-    passes; TF's autodiff of the forward ran about a dozen full-size ops per LayerNorm.
-    """
-    xhat = centered * inv_std
-    g = dy * gamma
-    dx = inv_std * (g - _row_means(g, matvec) - xhat * _row_means(g * xhat, matvec))
-    return dx, _column_sums(dy * xhat, matvec), _column_sums(dy, matvec)
-
-
-_layer_norm_grad = tf.function(_layer_norm_backward, jit_compile=True, reduce_retracing=True)
-
-
-def _normalize(x, gamma, beta, epsilon: float):
-    """(x - mean) * (rsqrt(var + epsilon) * gamma) + beta over the last axis, with `_layer_norm_grad`."""
-    @tf.custom_gradient
-    def forward(x, gamma, beta):
-        mean = tf.reduce_mean(x, axis=-1, keepdims=True)
-        centered = x - mean
-        variance = tf.reduce_mean(tf.square(centered), axis=-1, keepdims=True)
-        inv_std = tf.math.rsqrt(variance + epsilon)
-
-        def grad(dy):
-            width = tf.shape(x)[-1]
-            flat = lambda t: tf.reshape(t, [-1, width])  # noqa: E731
-            dx, dgamma, dbeta = _layer_norm_grad(
-                flat(dy), flat(centered), tf.reshape(inv_std, [-1, 1]), gamma, _matvec_sums()
-            )
-            return tf.reshape(dx, tf.shape(x)), dgamma, dbeta
-
-        return centered * (inv_std * gamma) + beta, grad
-
-    return forward(x, gamma, beta)
-
-
-# Dropout masks come from a counter-based generator: element i of a tensor keeps its value when
-# the top 16 bits of mix(mix(i ^ k1) + k2) reach the threshold, where mix is a 32-bit integer
-# finaliser (xor-shift / multiply rounds, a bijection with full avalanche) and k1, k2 are derived
-# from the layer's 64-bit seed through the same finaliser, so that nearby seeds give unrelated
-# masks. The mask is a pure function of (seed, index): the backward pass recomputes it instead of
-# storing it, and it fuses into whatever kernel applies it (a handful of integer operations per
-# element, against a separate threefry kernel plus the stored draws: dropout of
-# [32, 12, 128, 128] went from 5.8 ms to 2.7 ms on 2 cores). Tensors must hold fewer than 2**31
-# elements (the flat index is an int32).
-_MIX_MULTIPLIERS = (0x21F0AAAD, 0xD35A2D97)
-_KEY_SALTS = (0x9E3779B9, 0x85EBCA6B)
-
-
-def _mix32(x):
-    """A 32-bit integer finaliser on uint32 x: xor-shift, multiply, xor-shift, multiply, xor-shift."""
-    u32 = lambda v: tf.constant(v, tf.uint32)  # noqa: E731
-    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, u32(16)))
-    x *= u32(_MIX_MULTIPLIERS[0])
-    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, u32(15)))
-    x *= u32(_MIX_MULTIPLIERS[1])
-    return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, u32(15)))
-
-
-def _keep_mask(shape, seed, threshold):
-    """Boolean [shape]: True where the element's 16 random bits are >= threshold (uint16)."""
-    s = tf.bitcast(tf.cast(seed, tf.int32), tf.uint32)
-    salt = lambda v: tf.constant(v, tf.uint32)  # noqa: E731
-    k1 = _mix32(tf.bitwise.bitwise_xor(s[0], _mix32(s[1] + salt(_KEY_SALTS[0]))))
-    k2 = _mix32(tf.bitwise.bitwise_xor(s[1], _mix32(s[0] + salt(_KEY_SALTS[1]))))
-    index = tf.bitcast(tf.reshape(tf.range(tf.reduce_prod(shape)), shape), tf.uint32)
-    bits = _mix32(_mix32(tf.bitwise.bitwise_xor(index, k1)) + k2)
-    return tf.bitwise.right_shift(bits, tf.constant(16, tf.uint32)) >= tf.cast(threshold, tf.uint32)
-
-
-def _apply_dropout(x, seed, threshold, scale):
-    """where(keep, x * scale, 0) with `_keep_mask`'s mask for x's shape, in x's dtype.
-
-    A 16-bit x is scaled in float32 and rounded once, which is what a 16-bit multiply does, in
-    code that XLA on CPU vectorises (its bfloat16 arithmetic ran about twice as slow).
-    """
-    (wide,) = _widened(x)
-    kept = wide * tf.cast(scale, wide.dtype)
-    dropped = tf.where(_keep_mask(tf.shape(x), seed, threshold), kept, tf.zeros([], wide.dtype))
-    return tf.cast(dropped, x.dtype)
-
-
-# One XLA kernel: the mask, the comparison and the scaling in one pass (forward, and with the
-# same seed backward, since dropout is linear in x).
-_dropout_xla = tf.function(_apply_dropout, jit_compile=True, reduce_retracing=True)
-
-
-@tf.function(jit_compile=True, reduce_retracing=True)
-def _dropout_add_norm_forward(h, residual, gamma, beta, seed, threshold, scale, epsilon, matvec):
-    """LayerNorm(dropout(h) + residual) as one XLA kernel (training).
-
-    The sum and the normalisation are in the residual's dtype, as in `_layer_norm_2d`. Returns
-    (output, centered, inv_std), the last two for `_dropout_add_norm_backward`.
-    """
-    y = tf.cast(_apply_dropout(h, seed, threshold, scale), residual.dtype) + residual
-    centered = y - _row_means(y, matvec)
-    inv_std = tf.math.rsqrt(_row_means(tf.square(centered), matvec) + epsilon)
-    return centered * (inv_std * gamma) + beta, centered, inv_std
-
-
-@tf.function(jit_compile=True, reduce_retracing=True)
-def _dropout_add_norm_backward(dy, centered, inv_std, gamma, seed, threshold, scale, matvec):
-    """Gradients of `_dropout_add_norm_forward` for h (in `scale`'s dtype), residual, gamma, beta."""
-    d_sum, d_gamma, d_beta = _layer_norm_backward(dy, centered, inv_std, gamma, matvec)
-    d_h = _apply_dropout(tf.cast(d_sum, scale.dtype), seed, threshold, scale)
-    return d_h, d_sum, d_gamma, d_beta
-
-
-def _dropout_add_norm(h, residual, dropout, layer_norm):
-    """LayerNorm(dropout(h) + residual) for training, forward and backward one XLA kernel each.
-
-    Op by op this is a dropout kernel, a cast and an add, about seven full-size LayerNorm ops, then
-    a LayerNorm-gradient kernel and a dropout-gradient kernel backward.
-
-    Args:
-        h: [rows, hidden] projection output in the compute dtype.
-        residual: [rows, hidden] in the residual dtype (float32 under a 16-bit policy).
-        dropout: the `BertDropout` whose seed generator draws the mask.
-        layer_norm: the Keras LayerNormalization holding gamma, beta and epsilon.
-    """
-    seed, threshold, scale = dropout.draw_parameters(h.dtype)
-    gamma = tf.cast(layer_norm.gamma.value, residual.dtype)
-    beta = tf.cast(layer_norm.beta.value, residual.dtype)
-
-    @tf.custom_gradient
-    def forward(h, residual, gamma, beta):
-        out, centered, inv_std = _dropout_add_norm_forward(
-            h, residual, gamma, beta, seed, threshold, scale, layer_norm.epsilon, _matvec_sums()
-        )
-
-        def grad(dy):
-            return _dropout_add_norm_backward(
-                dy, centered, inv_std, gamma, seed, threshold, scale, _matvec_sums()
-            )
-
-        return out, grad
-
-    return forward(h, residual, gamma, beta)
+    return kernels.layer_norm(x, gamma, beta, layer_norm.epsilon)
 
 
 def _python_true(training) -> bool:
@@ -564,17 +306,25 @@ def _python_true(training) -> bool:
     return training is not None and not tf.is_tensor(training) and bool(training)
 
 
+# Whether a Python `training=True` uses the XLA kernels of `bert_tf.kernels` (see the module
+# docstring). Tests switch this off to compare with TF's autodiff of the op-by-op forward.
+FUSED_TRAINING_KERNELS = True
+
+
+def _fused_training(training) -> bool:
+    return FUSED_TRAINING_KERNELS and _python_true(training)
+
+
 class BertDropout(keras.layers.Dropout):
     """Dropout (in training only) on 16 random bits per element instead of a float32 uniform.
 
     An element is dropped when its 16 bits are below ``round(rate * 65536)`` and the kept ones
     are scaled by ``65536 / (65536 - threshold)``, so the drop probability is the rate to within
-    1/131072 (0.1 becomes 0.100006) and the expectation is kept exactly. The bits come from a
-    counter-based hash of each element's index under the layer's seed (`_keep_mask`), computed
-    inside one XLA kernel forward and again backward, so no mask is drawn separately or stored:
-    on a 2-core CPU, Keras' float32 draws were the largest cost after the matmuls in a training
-    step. Seeded by the layer's Keras seed generator like `keras.layers.Dropout`, so
-    ``keras.utils.set_random_seed`` makes runs repeatable.
+    1/131072 (0.1 becomes 0.100006) and the expectation is kept exactly. The bits are a hash of
+    each element's index under the layer's seed, recomputed backward instead of stored
+    (`kernels.dropout`): on a 2-core CPU, Keras' float32 draws were the largest cost after the
+    matmuls in a training step. Seeded by the layer's Keras seed generator like
+    `keras.layers.Dropout`, so ``keras.utils.set_random_seed`` makes runs repeatable.
     """
 
     def draw_parameters(self, dtype):
@@ -593,63 +343,14 @@ class BertDropout(keras.layers.Dropout):
             return inputs
         if self.rate >= 1:
             return tf.zeros_like(inputs)
-        seed, threshold, scale = self.draw_parameters(inputs.dtype)
-
-        @tf.custom_gradient
-        def drop(x):
-            return _dropout_xla(x, seed, threshold, scale), lambda dy: _dropout_xla(
-                dy, seed, threshold, scale
-            )
-
-        return drop(inputs)
-
-
-@tf.function(jit_compile=True, reduce_retracing=True)
-def _attention_scores_grad(d_dropped, probs, seed, threshold, scale, score_scale, matvec):
-    """Gradient of dropout(softmax(raw * score_scale + bias)) with respect to raw, one XLA kernel.
-
-    With g the gradient reaching the softmax output (dropout's mask and scale applied to
-    `d_dropped`), softmax's backward is probs * (g - sum(g * probs)) over the keys; times
-    `score_scale` for the 1/sqrt(head size) factor. Computed in float32 (`_widened`).
-    Separately, TF runs six full-size ops here (mask, scale, multiply, sum, subtract, multiply).
-    """
-    g, y, s = _widened(_apply_dropout(d_dropped, seed, threshold, scale), probs, score_scale)
-    d_raw = y * (g - _row_sums(g * y, matvec)) * s
-    return tf.cast(d_raw, d_dropped.dtype)
-
-
-def _onednn_enabled() -> bool:
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-
-        return bool(_pywrap_util_port.IsMklEnabled())
-    except Exception:  # pragma: no cover - private API moved: take the always-exact path
-        return False
-
-
-# Training (a Python `training=True` with dropout on) runs its elementwise work as XLA kernels:
-# the GELU (`_TRAINING_ACTIVATIONS`), dropout + residual add + LayerNorm (`_dropout_add_norm`) and
-# attention's softmax-and-dropout backward (`BertSelfAttention._dropped_probs`). Inference keeps
-# plain TF ops, so exports hold no XLA functions. Tests switch this off to compare with TF's
-# autodiff of the op-by-op forward.
-FUSED_TRAINING_KERNELS = True
-
-
-def _fused_training(training) -> bool:
-    return FUSED_TRAINING_KERNELS and _python_true(training)
-
-
-# oneDNN's softmax on bfloat16 input accumulates in float32 and rounds once (bit-identical to a
-# float32 softmax followed by a cast, without the two casts); elsewhere, and for float16, a
-# 16-bit softmax goes through float32 explicitly.
-_ONEDNN_BF16_SOFTMAX = _onednn_enabled()
+        return kernels.dropout(inputs, *self.draw_parameters(inputs.dtype))
 
 
 class BertEmbeddings(_ConfiguredLayer):
     """Word + token-type + position embeddings, then LayerNorm and dropout (scope ``embeddings``).
 
-    The lookups run in float32 whatever the compute dtype (so a bfloat16 policy does not cast
-    the whole vocabulary table on every call); the result is cast to the compute dtype.
+    Computed in float32 whatever the compute dtype, so a bfloat16 policy neither casts the whole
+    vocabulary table on every call nor rounds the residual stream the encoder starts from.
     """
 
     def __init__(self, config: BertConfig, **kwargs):
@@ -661,33 +362,22 @@ class BertEmbeddings(_ConfiguredLayer):
     def build(self, input_shape=None):
         c = self.config
         init = _initializer(c)
-        # autocast=False: reads give the float32 tables even inside a bfloat16 autocast scope.
-        self.word_embeddings = self.add_weight(
-            name="word_embeddings",
-            shape=(c.vocab_size, c.hidden_size),
-            initializer=init,
-            dtype="float32",
-            autocast=False,
-        )
-        self.token_type_embeddings = self.add_weight(
-            name="token_type_embeddings",
-            shape=(c.type_vocab_size, c.hidden_size),
-            initializer=init,
-            dtype="float32",
-            autocast=False,
-        )
-        self.position_embeddings = self.add_weight(
-            name="position_embeddings",
-            shape=(c.max_position_embeddings, c.hidden_size),
-            initializer=init,
-            dtype="float32",
-            autocast=False,
-        )
+
+        def table(name, rows):
+            # autocast=False: reads give float32 even inside a bfloat16 autocast scope.
+            return self.add_weight(
+                name=name, shape=(rows, c.hidden_size), initializer=init, dtype="float32",
+                autocast=False,
+            )
+
+        self.word_embeddings = table("word_embeddings", c.vocab_size)
+        self.token_type_embeddings = table("token_type_embeddings", c.type_vocab_size)
+        self.position_embeddings = table("position_embeddings", c.max_position_embeddings)
         self.layer_norm.build((None, None, c.hidden_size))
         self.built = True
 
-    def _embed_float32(self, input_ids, segment_ids, training=None):
-        """The embedding output in float32, before the cast to the compute dtype."""
+    def call(self, input_ids, segment_ids, training=None):
+        """int32 [batch_size, seq_length] ids and segment ids -> float32 [batch, seq, hidden]."""
         seq_length = tf.shape(input_ids)[1]
         x = tf.gather(self.word_embeddings.value, input_ids)
         x += tf.gather(self.token_type_embeddings.value, segment_ids)
@@ -695,9 +385,15 @@ class BertEmbeddings(_ConfiguredLayer):
         x = _layer_norm_2d(x, self.layer_norm)
         return self.dropout(x, training=training)
 
-    def call(self, input_ids, segment_ids, training=None):
-        x = self._embed_float32(input_ids, segment_ids, training=training)
-        return tf.cast(x, self.compute_dtype)
+
+def attention_bias_from_mask(input_mask: tf.Tensor, dtype=tf.float32) -> tf.Tensor:
+    """Turns a [batch_size, seq_length] 0/1 mask into an additive bias of shape [batch, 1, 1, seq].
+
+    Keys with mask 0 get -10000, as in the original, so that after softmax they receive
+    (almost) no weight; every query position uses the same key mask.
+    """
+    mask = tf.cast(input_mask, dtype)
+    return ((1.0 - mask) * MASK_ADDER)[:, tf.newaxis, tf.newaxis, :]
 
 
 class BertSelfAttention(_ConfiguredLayer):
@@ -735,66 +431,34 @@ class BertSelfAttention(_ConfiguredLayer):
         scores = tf.matmul(q, k, transpose_b=True)
         scores *= self._score_scale(scores.dtype)
         scores += tf.cast(attention_bias, scores.dtype)
-        if scores.dtype.size >= 4 or (scores.dtype == tf.bfloat16 and _ONEDNN_BF16_SOFTMAX):
-            return tf.nn.softmax(scores, axis=-1)
-        # Softmax in float32 under a 16-bit policy: the exponentials and the sum need the range.
-        return tf.cast(tf.nn.softmax(tf.cast(scores, tf.float32), axis=-1), q.dtype)
+        return kernels.softmax(scores)
 
-    def _dropped_probs(self, q, k, attention_bias):
-        """dropout(_probs(...)) in training, with the backward from scores to q and k fused.
+    def call(self, x, attention_bias, batch, seq, training=None):
+        """Attends every position to every unmasked position.
 
-        Same values and the same draws as applying `self.dropout` to `_probs`; the gradient
-        runs as `_attention_scores_grad` followed by the two matmuls for q and k.
+        Args:
+            x: float Tensor of shape [batch_size * seq_length, hidden_size], compute dtype.
+            attention_bias: float Tensor broadcastable to
+                [batch_size, num_heads, seq_length, seq_length]; 0 for keys to attend to,
+                -10000 for padding.
+            batch, seq: batch_size and seq_length.
+            training: whether to apply dropout to the attention probabilities.
+
+        Returns:
+            Tensor of shape [batch_size * seq_length, hidden_size], the heads concatenated.
         """
-        seed, threshold, scale = self.dropout.draw_parameters(q.dtype)
-
-        @tf.custom_gradient
-        def attend(q, k):
-            probs = self._probs(q, k, attention_bias)
-            dropped = _dropout_xla(probs, seed, threshold, scale)
-
-            def grad(d_dropped):
-                d_raw = _attention_scores_grad(
-                    d_dropped, probs, seed, threshold, scale, self._score_scale(q.dtype),
-                    _matvec_sums(),
-                )
-                return tf.matmul(d_raw, k), tf.matmul(d_raw, q, transpose_a=True)
-
-            return dropped, grad
-
-        return attend(q, k)
-
-    def _attend_2d(self, x, attention_bias, batch, seq, training=None):
-        """Attention on x of shape [batch*seq, hidden] (compute dtype); returns the same shape."""
-        c = self.config
         q = self._split_heads(_dense_2d(x, self.query), batch, seq)
         k = self._split_heads(_dense_2d(x, self.key), batch, seq)
         v = self._split_heads(_dense_2d(x, self.value), batch, seq)
         if self.dropout.active(training) and _fused_training(training):
-            probs = self._dropped_probs(q, k, attention_bias)
+            probs = kernels.dropped_attention_probs(
+                q, k, lambda q, k: self._probs(q, k, attention_bias),
+                self._score_scale(q.dtype), *self.dropout.draw_parameters(q.dtype),
+            )
         else:
             probs = self.dropout(self._probs(q, k, attention_bias), training=training)
-        context = tf.matmul(probs, v)
-        context = tf.transpose(context, [0, 2, 1, 3])
-        return tf.reshape(context, [-1, c.hidden_size])
-
-    def call(self, hidden, attention_bias, training=None):
-        """Attends every position to every unmasked position.
-
-        Args:
-            hidden: float Tensor of shape [batch_size, seq_length, hidden_size].
-            attention_bias: float Tensor broadcastable to
-                [batch_size, num_heads, seq_length, seq_length]; 0 for keys to attend to,
-                -10000 for padding.
-            training: whether to apply dropout.
-
-        Returns:
-            Tensor of shape [batch_size, seq_length, hidden_size], the heads concatenated.
-        """
-        batch, seq = _dims(hidden)
-        x = tf.reshape(tf.cast(hidden, self.compute_dtype), [-1, self.config.hidden_size])
-        context = self._attend_2d(x, attention_bias, batch, seq, training=training)
-        return tf.reshape(context, [batch, seq, self.config.hidden_size])
+        context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])
+        return tf.reshape(context, [-1, self.config.hidden_size])
 
 
 class BertResidualOutput(_ConfiguredLayer):
@@ -817,7 +481,7 @@ class BertResidualOutput(_ConfiguredLayer):
         self.layer_norm.build(tuple(input_shape[:-1]) + (self.config.hidden_size,))
         self.built = True
 
-    def _project_add_norm_2d(self, x, residual, training=None):
+    def call(self, x, residual, training=None):
         """LayerNorm(dropout(x @ kernel + bias) + residual) on 2-D tensors.
 
         x is in the compute dtype; residual and the result are in `_residual_dtype` (float32 under
@@ -825,16 +489,13 @@ class BertResidualOutput(_ConfiguredLayer):
         """
         h = _dense_2d(x, self.dense)
         if self.dropout.active(training) and _fused_training(training):
-            return _dropout_add_norm(h, residual, self.dropout, self.layer_norm)
+            norm = self.layer_norm
+            return kernels.dropout_add_layer_norm(
+                h, residual, norm.gamma.value, norm.beta.value, norm.epsilon,
+                *self.dropout.draw_parameters(h.dtype),
+            )
         y = tf.cast(self.dropout(h, training=training), residual.dtype) + residual
         return _layer_norm_2d(y, self.layer_norm)
-
-    def call(self, x, residual, training=None):
-        width = self.config.hidden_size
-        x2 = tf.reshape(tf.cast(x, self.compute_dtype), [-1, self.dense.kernel.shape[0]])
-        r2 = tf.reshape(tf.cast(residual, _residual_dtype(self.compute_dtype)), [-1, width])
-        out = self._project_add_norm_2d(x2, r2, training=training)
-        return tf.reshape(tf.cast(out, self.compute_dtype), tf.shape(residual))
 
 
 class BertAttention(_ConfiguredLayer):
@@ -852,9 +513,11 @@ class BertAttention(_ConfiguredLayer):
         self.self_output.build(input_shape)
         self.built = True
 
-    def call(self, hidden, attention_bias, training=None):
-        context = self.self_attention(hidden, attention_bias, training=training)
-        return self.self_output(context, hidden, training=training)
+    def call(self, residual, attention_bias, batch, seq, training=None):
+        """LayerNorm(residual + dropout(dense(self-attention(residual)))) on the 2-D stream."""
+        x = tf.cast(residual, self.compute_dtype)
+        context = self.self_attention.call(x, attention_bias, batch, seq, training=training)
+        return self.self_output.call(context, residual, training=training)
 
 
 class BertIntermediate(_ConfiguredLayer):
@@ -875,22 +538,17 @@ class BertIntermediate(_ConfiguredLayer):
         self.dense.build(input_shape)
         self.built = True
 
-    def _expand_2d(self, x, training=None):
+    def call(self, x, training=None):
         """activation(x @ kernel + bias) on a 2-D x in the compute dtype."""
         activation = self.dense.activation
         if _fused_training(training):
-            activation = _TRAINING_ACTIVATIONS.get(self.config.hidden_act.lower(), activation)
+            activation = kernels.training_activation(self.config.hidden_act) or activation
         return _dense_2d(x, self.dense, activation)
-
-    def call(self, x, training=None):
-        x = tf.cast(x, self.compute_dtype)
-        out = self._expand_2d(tf.reshape(x, [-1, self.config.hidden_size]), training=training)
-        out_shape = tf.concat([tf.shape(x)[:-1], [self.config.intermediate_size]], axis=0)
-        return tf.reshape(out, out_shape)
 
 
 class BertLayer(_ConfiguredLayer):
-    """One post-LayerNorm transformer block (scope ``encoder/layer_{i}``)."""
+    """One post-LayerNorm transformer block (scope ``encoder/layer_{i}``): attention, then the
+    feed-forward expansion and its projection back (``output``)."""
 
     def __init__(self, config: BertConfig, **kwargs):
         super().__init__(config, **kwargs)
@@ -905,44 +563,17 @@ class BertLayer(_ConfiguredLayer):
         self.output_block.build(tuple(input_shape[:-1]) + (self.config.intermediate_size,))
         self.built = True
 
-    def _forward_2d(self, residual, attention_bias, batch, seq, training=None):
-        """One block on the 2-D residual stream [batch*seq, hidden] (`_residual_dtype`).
+    def call(self, residual, attention_bias, batch, seq, training=None):
+        """One block on the 2-D residual stream [batch*seq, hidden] in `_residual_dtype`.
 
         Matmuls run in the compute dtype; residual adds and LayerNorms in the residual dtype.
         Returns the block output in the residual dtype.
         """
-        dtype = self.compute_dtype
-        attention = self.attention
-        context = attention.self_attention._attend_2d(
-            tf.cast(residual, dtype), attention_bias, batch, seq, training=training
+        attended = self.attention.call(residual, attention_bias, batch, seq, training=training)
+        expanded = self.intermediate.call(
+            tf.cast(attended, self.compute_dtype), training=training
         )
-        attention_output = attention.self_output._project_add_norm_2d(
-            context, residual, training=training
-        )
-        intermediate = self.intermediate._expand_2d(
-            tf.cast(attention_output, dtype), training=training
-        )
-        return self.output_block._project_add_norm_2d(
-            intermediate, attention_output, training=training
-        )
-
-    def call(self, hidden, attention_bias, training=None):
-        batch, seq = _dims(hidden)
-        residual = tf.reshape(
-            tf.cast(hidden, _residual_dtype(self.compute_dtype)), [-1, self.config.hidden_size]
-        )
-        out = self._forward_2d(residual, attention_bias, batch, seq, training=training)
-        return tf.reshape(tf.cast(out, self.compute_dtype), [batch, seq, self.config.hidden_size])
-
-
-def attention_bias_from_mask(input_mask: tf.Tensor, dtype=tf.float32) -> tf.Tensor:
-    """Turns a [batch_size, seq_length] 0/1 mask into an additive bias of shape [batch, 1, 1, seq].
-
-    Keys with mask 0 get -10000, as in the original, so that after softmax they receive
-    (almost) no weight; every query position uses the same key mask.
-    """
-    mask = tf.cast(input_mask, dtype)
-    return ((1.0 - mask) * MASK_ADDER)[:, tf.newaxis, tf.newaxis, :]
+        return self.output_block.call(expanded, attended, training=training)
 
 
 class BertEncoder(_ConfiguredLayer):
@@ -961,7 +592,7 @@ class BertEncoder(_ConfiguredLayer):
             block.build(input_shape)
         self.built = True
 
-    def _run(self, hidden, attention_bias, training=None):
+    def call(self, hidden, attention_bias, training=None):
         """Runs the blocks on hidden [batch, seq, hidden] of any float dtype.
 
         The residual stream stays 2-D and in `_residual_dtype` between blocks; each block's output
@@ -976,12 +607,9 @@ class BertEncoder(_ConfiguredLayer):
         attention_bias = tf.cast(attention_bias, dtype)
         outputs = []
         for block in self.blocks:
-            residual = block._forward_2d(residual, attention_bias, batch, seq, training=training)
+            residual = block.call(residual, attention_bias, batch, seq, training=training)
             outputs.append(tf.reshape(residual, [batch, seq, width]))
         return outputs
-
-    def call(self, hidden, attention_bias, training=None):
-        return self._run(hidden, attention_bias, training=training)
 
 
 class BertPooler(_ConfiguredLayer):
@@ -1065,10 +693,10 @@ class BertModel(keras.Model):
         # The encoder starts from the float32 embeddings (not their 16-bit cast) and keeps its
         # residual stream in float32; under a 16-bit policy only the matmuls, attention and GELU
         # run in 16 bits, and every returned tensor is float32.
-        embeddings = self.embeddings._embed_float32(input_ids, segment_ids, training=training)
+        embeddings = self.embeddings.call(input_ids, segment_ids, training=training)
         output_dtype = _residual_dtype(self.compute_dtype)
         bias = attention_bias_from_mask(input_mask, tf.float32)
-        all_layers = self.encoder._run(embeddings, bias, training=training)
+        all_layers = self.encoder.call(embeddings, bias, training=training)
         sequence_output = all_layers[-1]
         return {
             "sequence_output": sequence_output,
