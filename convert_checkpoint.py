@@ -6,6 +6,9 @@ writes converted/bert_config.json, converted/bert_model.ckpt.{index,data-00000-o
 converted/vocab.txt. Hugging Face's "gelu" (erf) is written as hidden_act "gelu_exact".
 """
 
+import bert_tf.startup  # first: imports TensorFlow without its start-up notices
+
+# isort: split
 from absl import flags, logging
 
 from bert_tf import checkpoints, cli
@@ -16,7 +19,7 @@ flags.DEFINE_string("output_dir", None, "Folder to write the Google-format check
 
 
 def main(_):
-    logging.set_verbosity(logging.INFO)
+    bert_tf.startup.default_verbosity()
     prefix = checkpoints.convert_hf_to_google(FLAGS.input, FLAGS.output_dir)
     logging.info("Wrote %s (+ bert_config.json, vocab.txt)", prefix)
 

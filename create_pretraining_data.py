@@ -14,7 +14,10 @@ its own process seeded with `random_seed + shard` and interleaves their records:
 a given N and seed, but not the same records as N=1 (see bert_tf/pretraining_data.py).
 """
 
-from absl import flags, logging
+import bert_tf.startup  # first: imports TensorFlow without its start-up notices
+
+# isort: split
+from absl import flags
 
 from bert_tf import cli, pretraining_data, records
 
@@ -91,8 +94,7 @@ _ALGORITHM_FLAGS = (
 def main(argv: list[str]) -> None:
     """Reads the flags and makes the records (see the module docstring)."""
     del argv
-    if not FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.INFO)
+    bert_tf.startup.default_verbosity()
     vocab_file = cli.require_file(FLAGS.vocab_file, "vocab_file")
     input_files = records.expand_file_patterns(FLAGS.input_file or "", "input_file")
     output_files = [path.strip() for path in (FLAGS.output_file or "").split(",") if path.strip()]

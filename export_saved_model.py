@@ -18,6 +18,9 @@ Example:
       --export_dir=/tmp/ner_export
 """
 
+import bert_tf.startup  # first: imports TensorFlow without its start-up notices
+
+# isort: split
 from absl import flags, logging
 
 from bert_tf import checkpoints, cli, export, tokenization
@@ -64,7 +67,7 @@ flags.DEFINE_string("xnli_language", "zh", "XNLI only: accepted for run_classifi
 
 
 def main(_):
-    logging.set_verbosity(logging.INFO)
+    bert_tf.startup.default_verbosity()
     config = BertConfig.from_json_file(cli.require_file(FLAGS.bert_config_file, "bert_config_file"))
     cli.check_max_seq_length(config, FLAGS.max_seq_length)
     cli.require_file(FLAGS.vocab_file, "vocab_file")

@@ -7,6 +7,9 @@ Example:
       --max_seq_length=128 --batch_size=8
 """
 
+import bert_tf.startup  # first: imports TensorFlow without its start-up notices
+
+# isort: split
 from absl import flags, logging
 
 from bert_tf import checkpoints, cli, extract, tokenization
@@ -30,7 +33,7 @@ flags.DEFINE_bool("use_one_hot_embeddings", False, "Accepted for compatibility; 
 
 
 def main(_):
-    logging.set_verbosity(logging.INFO)
+    bert_tf.startup.default_verbosity()
     config = BertConfig.from_json_file(cli.require_file(FLAGS.bert_config_file, "bert_config_file"))
     cli.check_max_seq_length(config, FLAGS.max_seq_length)
     layer_indexes = extract.parse_layers(FLAGS.layers, config.num_hidden_layers)

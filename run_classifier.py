@@ -35,6 +35,9 @@ Example:
       --output_dir=/tmp/mrpc_output/
 """
 
+import bert_tf.startup  # first: imports TensorFlow without its start-up notices
+
+# isort: split
 import os
 
 import keras
@@ -100,7 +103,7 @@ def _validate() -> tuple[glue.GlueProcessor, BertConfig]:
 
 
 def main(_):
-    logging.set_verbosity(logging.INFO)
+    bert_tf.startup.default_verbosity()
     processor, config = _validate()
     keras.utils.set_random_seed(FLAGS.random_seed)
     tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)

@@ -39,6 +39,9 @@ Example:
       --output_dir=/tmp/ner_output/
 """
 
+import bert_tf.startup  # first: imports TensorFlow without its start-up notices
+
+# isort: split
 import os
 import random
 
@@ -122,7 +125,7 @@ def make_model(config: BertConfig, num_labels: int, dtype=None) -> keras.Model:
 
 
 def main(_):
-    logging.set_verbosity(logging.INFO)
+    bert_tf.startup.default_verbosity()
     config = _validate()
     keras.utils.set_random_seed(FLAGS.random_seed)
     labels = conll.get_labels(FLAGS.entity_types)

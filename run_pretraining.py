@@ -11,6 +11,9 @@ Example:
       --max_predictions_per_seq=20 --num_train_steps=20 --num_warmup_steps=10 --learning_rate=2e-5
 """
 
+import bert_tf.startup  # first: imports TensorFlow without its start-up notices
+
+# isort: split
 import os
 
 from absl import flags, logging
@@ -50,7 +53,7 @@ flags.DEFINE_integer("max_eval_steps", 100, "Evaluation batches.")
 
 
 def main(_):
-    logging.set_verbosity(logging.INFO)
+    bert_tf.startup.default_verbosity()
     if not FLAGS.do_train and not FLAGS.do_eval:
         raise ValueError("At least one of --do_train or --do_eval must be True.")
     config = BertConfig.from_json_file(cli.require_file(FLAGS.bert_config_file, "bert_config_file"))

@@ -20,6 +20,9 @@ Example:
       --num_train_epochs=2.0 --max_seq_length=384 --doc_stride=128 --output_dir=/tmp/squad_base/
 """
 
+import bert_tf.startup  # first: imports TensorFlow without its start-up notices
+
+# isort: split
 import json
 import os
 import random
@@ -116,7 +119,7 @@ def _write_records(path, examples, tokenizer, is_training, keep=None) -> int:
 
 
 def main(_):
-    logging.set_verbosity(logging.INFO)
+    bert_tf.startup.default_verbosity()
     config = BertConfig.from_json_file(cli.require_file(FLAGS.bert_config_file, "bert_config_file"))
     validate_flags(config)
     tf.io.gfile.makedirs(FLAGS.output_dir)

@@ -30,6 +30,9 @@ Example:
       --output_dir=/tmp/swag_output/
 """
 
+import bert_tf.startup  # first: imports TensorFlow without its start-up notices
+
+# isort: split
 import os
 import random
 
@@ -90,7 +93,7 @@ def _validate() -> BertConfig:
 
 
 def main(_):
-    logging.set_verbosity(logging.INFO)
+    bert_tf.startup.default_verbosity()
     config = _validate()
     keras.utils.set_random_seed(FLAGS.random_seed)
     tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)

@@ -1,4 +1,4 @@
-"""Fused training kernels with written-out gradients, used by `bert_tf.modeling` and `bert_tf.heads`.
+"""Fused training kernels with written-out gradients, for `bert_tf.modeling` and `bert_tf.heads`.
 
 `bert_tf.modeling` holds BERT's math layer by layer; this module holds the faster ways of computing
 parts of it in a training step. Each public function computes what its docstring's formula says,
