@@ -248,7 +248,7 @@ _KEY_SALTS = (0x9E3779B9, 0x85EBCA6B)
 
 
 def _mix32(x):
-    """A 32-bit integer finaliser on uint32 x: xor-shift, multiply, xor-shift, multiply, xor-shift."""
+    """A 32-bit integer finaliser on uint32 x: xor-shift, multiply, xor-shift, multiply, ..."""
     u32 = lambda v: tf.constant(v, tf.uint32)  # noqa: E731
     x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, u32(16)))
     x *= u32(_MIX_MULTIPLIERS[0])
@@ -323,7 +323,7 @@ def _dropout_add_norm_forward(h, residual, gamma, beta, seed, threshold, scale, 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
 def _dropout_add_norm_backward(dy, centered, inv_std, gamma, seed, threshold, scale, matvec):
-    """Gradients of `_dropout_add_norm_forward` for h (in `scale`'s dtype), residual, gamma, beta."""
+    """Gradients of `_dropout_add_norm_forward` for h (`scale`'s dtype), residual, gamma, beta."""
     d_sum, d_gamma, d_beta = _layer_norm_backward(dy, centered, inv_std, gamma, matvec)
     d_h = _apply_dropout(tf.cast(d_sum, scale.dtype), seed, threshold, scale)
     return d_h, d_sum, d_gamma, d_beta
