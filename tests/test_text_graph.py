@@ -430,9 +430,11 @@ def _chinese_vocab() -> List[str]:
     characters = sorted({c for text in CHINESE for c in text + text.lower() if not c.isspace()})
     left_out = {"䶵", "𪛖", "賈", "㊣"}  # Become [UNK].
     kept = [c for c in characters if c not in left_out]
-    return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "iphone", "##one", "wechat"] + kept + [
-        "##" + c for c in kept if not tokenization._is_cjk_code_point(ord(c))
-    ]
+    return (
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "iphone", "##one", "wechat"]
+        + kept
+        + ["##" + c for c in kept if not tokenization._is_cjk_code_point(ord(c))]
+    )
 
 
 @pytest.mark.parametrize("lower", [True, False])
