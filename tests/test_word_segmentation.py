@@ -9,6 +9,7 @@ characters identify them; the expected shares are those of the BERT-wwm recipe: 
 import collections
 import random
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -250,3 +251,20 @@ def test_settings_and_a_missing_jieba_give_clear_errors(vocab_file, monkeypatch)
     monkeypatch.setitem(sys.modules, "jieba", None)  # Makes `import jieba` fail.
     with pytest.raises(ValueError, match="needs the jieba package: pip install jieba"):
         pd.load_tokenizer(vocab_file, True, "jieba")
+
+
+def test_each_line_is_segmented_once_whatever_the_dupe_factor(corpus, vocab_file, monkeypatch):
+    calls = []
+
+    def counting(name):
+        def segment(text):
+            calls.append(text)
+            return jieba.lcut(text)
+
+        return segment
+
+    monkeypatch.setattr(word_segmentation, "load_segmenter", counting)
+    make_instances(corpus, vocab_file, "jieba", dupe_factor=3)
+    text = Path(corpus).read_text(encoding="utf-8")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    assert sorted(calls) == sorted(lines)
