@@ -238,6 +238,7 @@ def test_script_runs_two_workers_from_the_command_line(corpus, vocab_file, tmp_p
 
 
 def test_chinese_whole_word_masking_from_the_command_line(tmp_path, caplog):
+    pytest.importorskip("jieba")
     vocab = tmp_path / "zh_vocab.txt"
     characters = sorted(set("我们今天去北京大学看中国人民银行的朋友手机非常好用"))
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "。", *characters]))
@@ -263,6 +264,7 @@ def test_chinese_whole_word_masking_from_the_command_line(tmp_path, caplog):
 
 
 def test_jieba_on_text_without_chinese_says_so(small_text, tiny_vocab, tmp_path, caplog):
+    pytest.importorskip("jieba")
     caplog.set_level(std_logging.WARNING)
     outputs = {}
     for segmenter in ("none", "jieba"):
