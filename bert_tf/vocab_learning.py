@@ -175,6 +175,12 @@ def learn_vocabulary(
         if token not in reserved
         and not (len(token) == 3 and token.startswith("##") and _single_character_word(token[2]))
     ]
+    # The learner keeps only the characters of the words it learns from; one of the alphabet
+    # seen only in words holding a rarer character is added here (with its ## form).
+    known = set(tokens)
+    for char in sorted(alphabet):
+        forms = [char] if _single_character_word(char) else [char, "##" + char]
+        tokens += [form for form in forms if form not in known]
     vocab = list(RESERVED_TOKENS) + tokens
     summary.vocab_size = len(vocab)
     return vocab
