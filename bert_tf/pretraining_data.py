@@ -776,7 +776,8 @@ def create_masked_lm_predictions(
     Every token but [CLS] and [SEP] is a candidate (with whole-word masking, a `##` piece joins
     the candidate before it; so does a CJK character marked by `ChineseWordTokenizer` as
     continuing a word, unless it follows [CLS] or [SEP]: its mark is removed from the output
-    tokens and labels, and each of its characters is replaced or kept on its own draw). Candidates are shuffled and taken in that order until
+    tokens and labels, and each character is replaced or kept on its own draw). Candidates are
+    shuffled and taken in that order until
     `min(max_predictions_per_seq, max(1, round(len(tokens) * masked_lm_prob)))` positions are
     masked; a whole word that would exceed the budget is skipped. Each chosen position becomes
     [MASK] with probability 0.8, stays unchanged with probability 0.1, and becomes a random
@@ -1086,7 +1087,7 @@ def _masked_spans(instance: TrainingInstance) -> str:
         else:
             spans.append([label])
         previous, previous_cjk = position, cjk
-    return " ".join("".join(span) if len(span) > 1 else span[0] for span in spans)
+    return " ".join("".join(span) for span in spans)
 
 
 EXAMPLES_TO_LOG = 20
