@@ -9,6 +9,9 @@ Example:
       --do_lower_case=True --max_seq_length=128 --max_predictions_per_seq=20 \
       --masked_lm_prob=0.15 --random_seed=12345 --dupe_factor=5
 
+Chinese whole word masking: `--do_whole_word_mask=True --chinese_word_segmenter=jieba` (or
+`spaces` for text already segmented with spaces) masks all characters of a Chinese word together.
+
 `--num_workers=N` (N > 1) splits the input into N shards (cut after blank lines), makes each in
 its own process seeded with `random_seed + shard` and interleaves their records: reproducible for
 a given N and seed, but not the same records as N=1 (see bert_tf/pretraining_data.py).
@@ -47,6 +50,14 @@ flags.DEFINE_bool(
     False,
     "Mask every WordPiece of a word together instead of one by one.",
     **_SHARED,
+)
+flags.DEFINE_enum(
+    "chinese_word_segmenter",
+    "none",
+    ["none", "jieba", "spaces"],
+    "With --do_whole_word_mask=True, where Chinese word boundaries come from: none (the "
+    "original: every CJK character is masked alone), jieba (segment CJK text with jieba's "
+    "precise mode) or spaces (the input is already segmented, words separated by spaces).",
 )
 flags.DEFINE_integer(
     "max_seq_length", 128, "Tokens per instance, [CLS] and [SEP]s included.", **_SHARED
@@ -88,6 +99,7 @@ _ALGORITHM_FLAGS = (
     "dupe_factor",
     "masked_lm_prob",
     "short_seq_prob",
+    "chinese_word_segmenter",
 )
 
 

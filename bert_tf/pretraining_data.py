@@ -60,6 +60,7 @@ from absl import logging
 
 from bert_tf import tokenization
 from bert_tf import records
+from bert_tf import word_segmentation
 from bert_tf.records import PRETRAINING_FEATURES
 
 CLS = "[CLS]"
@@ -93,6 +94,9 @@ class PretrainingDataConfig:
         dupe_factor: Passes over the corpus, each with new cuts and masks.
         masked_lm_prob: Share of an instance's tokens that is masked.
         short_seq_prob: Probability of aiming at a shorter instance.
+        chinese_word_segmenter: Where Chinese word boundaries come from for whole word
+            masking: "none" (the original: every CJK character alone), "jieba" or "spaces"
+            (see `bert_tf.word_segmentation`).
     """
 
     vocab_file: str
@@ -104,6 +108,7 @@ class PretrainingDataConfig:
     dupe_factor: int = 10
     masked_lm_prob: float = 0.15
     short_seq_prob: float = 0.1
+    chinese_word_segmenter: str = "none"
 
     def validate(self) -> None:
         """Raises ValueError naming the flag when a setting cannot work."""
@@ -122,6 +127,16 @@ class PretrainingDataConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"--{name}={value}: must be a probability in [0, 1]")
+        if self.chinese_word_segmenter not in word_segmentation.SEGMENTERS:
+            raise ValueError(
+                f"--chinese_word_segmenter={self.chinese_word_segmenter}: expected one of "
+                f"{', '.join(word_segmentation.SEGMENTERS)}"
+            )
+        if self.chinese_word_segmenter != "none" and not self.do_whole_word_mask:
+            raise ValueError(
+                f"--chinese_word_segmenter={self.chinese_word_segmenter} only serves whole word "
+                "masking: add --do_whole_word_mask=True (or leave the segmenter at none)"
+            )
 
 
 @dataclasses.dataclass
@@ -142,6 +157,8 @@ class CorpusStats:
         invalid_utf8_where: Where the first few such lines are.
         long_sentences: Sentences longer than `max_seq_length - 3` tokens (truncated when used).
         instances: Training instances made.
+        cjk_characters: CJK characters seen by a Chinese word segmenter.
+        chinese_words: Words of two or more CJK characters it found (masked as one).
     """
 
     lines: int = 0
@@ -156,6 +173,8 @@ class CorpusStats:
     invalid_utf8_where: list[str] = dataclasses.field(default_factory=list)
     long_sentences: int = 0
     instances: int = 0
+    cjk_characters: int = 0
+    chinese_words: int = 0
 
     MAX_WHERE = 5
 
@@ -192,6 +211,13 @@ class CorpusStats:
                 "%d lines held bytes that are not UTF-8; those bytes were dropped (first at: %s)",
                 self.invalid_utf8_lines,
                 "; ".join(self.invalid_utf8_where),
+            )
+        if self.chinese_words:
+            logging.info(
+                "Chinese word segmentation: %d CJK characters, %d words of two or more "
+                "characters (each masked as a whole)",
+                self.cjk_characters,
+                self.chinese_words,
             )
         if self.long_sentences:
             logging.warning(
@@ -378,16 +404,89 @@ class CachedTokenizer:
         return self.tokenizer.convert_tokens_to_ids(tokens)
 
 
+def _continues_chinese_word(token: str) -> bool:
+    """Whether `token` is a CJK character (or [UNK]) marked by `ChineseWordTokenizer`."""
+    rest = token[2:]
+    return token.startswith("##") and (
+        rest == UNK or (len(rest) == 1 and tokenization._is_cjk_code_point(ord(rest)))
+    )
+
+
+class ChineseWordTokenizer(CachedTokenizer):
+    """A `CachedTokenizer` that marks where Chinese words continue, for whole word masking.
+
+    The tokens are `FullTokenizer`'s, except that every CJK character after the first of a word
+    of two or more CJK characters (as the segmenter finds them in the line) carries a `##`
+    prefix, so that whole word masking joins it to the character before, as it joins WordPieces.
+    `FullTokenizer` never makes `##` + a CJK character (every CJK character is a word of its
+    own), so the mark is unambiguous; `create_masked_lm_predictions` removes it again, and the
+    records hold the plain character ids. Each line is segmented once, when it is read.
+
+    Attributes:
+        cjk_characters: CJK characters tokenized so far.
+        chinese_words: Multi-character CJK words found so far.
+    """
+
+    def __init__(self, tokenizer: tokenization.FullTokenizer, segmenter: str) -> None:
+        """Wraps `tokenizer`.
+
+        Args:
+            tokenizer: The tokenizer to reproduce.
+            segmenter: "jieba" or "spaces" (see `bert_tf.word_segmentation`).
+
+        Raises:
+            ValueError: If the segmenter is unknown or jieba is not installed.
+        """
+        super().__init__(tokenizer)
+        self._segment = word_segmentation.load_segmenter(segmenter)
+        self.cjk_characters = 0
+        self.chinese_words = 0
+
+    def tokenize(self, text: Union[str, bytes]) -> list[str]:
+        """`FullTokenizer.tokenize(text)` with word continuations marked (see the class)."""
+        text = tokenization.convert_to_unicode(text)
+        if not word_segmentation.CJK_CHARACTER.search(text):
+            return super().tokenize(text)
+        continues = word_segmentation.continuation_flags(self._segment(text))
+        tokens: list[str] = []
+        character = 0
+        # CachedTokenizer spaces every CJK character off, so tokenizing the line piecewise at
+        # CJK characters gives the same tokens as tokenizing it whole.
+        for chunk in word_segmentation.CJK_OR_OTHER.findall(text):
+            pieces = super().tokenize(chunk)
+            if len(chunk) == 1 and word_segmentation.is_cjk_word(chunk):
+                if character < len(continues) and continues[character]:
+                    pieces = ["##" + piece for piece in pieces]
+                character += 1
+            tokens += pieces
+        if character != len(continues):
+            raise ValueError(
+                f"the word segmenter changed the CJK characters of this line: {text[:80]!r}"
+            )
+        self.cjk_characters += character
+        self.chinese_words += sum(1 for a, b in itertools.pairwise(continues) if b and not a)
+        return tokens
+
+
 def _as_cached(tokenizer: TokenizerLike) -> CachedTokenizer:
     return tokenizer if isinstance(tokenizer, CachedTokenizer) else CachedTokenizer(tokenizer)
 
 
-def load_tokenizer(vocab_file: str, do_lower_case: bool) -> CachedTokenizer:
+def load_tokenizer(
+    vocab_file: str, do_lower_case: bool, chinese_word_segmenter: str = "none"
+) -> CachedTokenizer:
     """Loads the vocabulary and checks that it holds the special tokens instances use.
+
+    Args:
+        vocab_file: The WordPiece vocabulary.
+        do_lower_case: Lower-case the text.
+        chinese_word_segmenter: "none", or a segmenter whose Chinese words the tokens mark for
+            whole word masking (a `ChineseWordTokenizer`).
 
     Raises:
         FileNotFoundError: If `vocab_file` does not exist.
-        ValueError: If it is empty or lacks [CLS], [SEP], [MASK] or [UNK].
+        ValueError: If it is empty or lacks [CLS], [SEP], [MASK] or [UNK], or the segmenter
+            cannot be loaded.
     """
     tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=do_lower_case)
     missing = [token for token in SPECIAL_TOKENS if token not in tokenizer.vocab]
@@ -396,6 +495,8 @@ def load_tokenizer(vocab_file: str, do_lower_case: bool) -> CachedTokenizer:
             f"--vocab_file={vocab_file} lacks {', '.join(missing)}: is it a BERT WordPiece "
             "vocabulary (one token per line, with the special tokens)?"
         )
+    if chinese_word_segmenter != "none":
+        return ChineseWordTokenizer(tokenizer, chinese_word_segmenter)
     return CachedTokenizer(tokenizer)
 
 
@@ -468,7 +569,8 @@ def read_documents(
         The documents, in input order.
     """
     stats = stats if stats is not None else CorpusStats()
-    tokenize = _as_cached(tokenizer).tokenize
+    cached = _as_cached(tokenizer)
+    tokenize = cached.tokenize
     segments = [Segment(s) if isinstance(s, str) else s for s in sources]
     total_bytes = (
         sum((_file_size(s.path) if s.end is None else s.end) - s.start for s in segments) or 1
@@ -516,6 +618,10 @@ def read_documents(
     if current_has_text and not documents[-1]:
         stats.empty_documents += 1
     stats.bytes += done_bytes
+    if isinstance(cached, ChineseWordTokenizer):
+        stats.cjk_characters += cached.cjk_characters
+        stats.chinese_words += cached.chinese_words
+        cached.cjk_characters = cached.chinese_words = 0
 
     kept = [document for document in documents if document]
     stats.documents += len(kept)
@@ -668,7 +774,10 @@ def create_masked_lm_predictions(
     """Chooses and masks positions for the masked-LM objective.
 
     Every token but [CLS] and [SEP] is a candidate (with whole-word masking, a `##` piece joins
-    the candidate before it). Candidates are shuffled and taken in that order until
+    the candidate before it; so does a CJK character marked by `ChineseWordTokenizer` as
+    continuing a word, unless it follows [CLS] or [SEP]: its mark is removed from the output
+    tokens and labels, and each character is replaced or kept on its own draw). Candidates are
+    shuffled and taken in that order until
     `min(max_predictions_per_seq, max(1, round(len(tokens) * masked_lm_prob)))` positions are
     masked; a whole word that would exceed the budget is skipped. Each chosen position becomes
     [MASK] with probability 0.8, stays unchanged with probability 0.1, and becomes a random
@@ -685,15 +794,25 @@ def create_masked_lm_predictions(
     Returns:
         `(masked tokens, masked positions ascending, original tokens at those positions)`.
     """
+    plain = tokens
     if do_whole_word_mask:
         groups: list[list[int]] = []
+        chinese: list[int] = []  # Marked continuations of Chinese words.
         for position, token in enumerate(tokens):
             if token == CLS or token == SEP:
                 continue
-            if groups and token.startswith("##"):
+            joins = token.startswith("##")
+            if joins and _continues_chinese_word(token):
+                chinese.append(position)
+                joins = tokens[position - 1] not in (CLS, SEP)  # Its start may be cut off.
+            if groups and joins:
                 groups[-1].append(position)
             else:
                 groups.append([position])
+        if chinese:
+            plain = list(tokens)
+            for position in chinese:
+                plain[position] = tokens[position][2:]
     else:
         singles = _non_special_positions(tokens)
     _shuffle(rng, groups if do_whole_word_mask else singles)
@@ -712,7 +831,7 @@ def create_masked_lm_predictions(
     else:
         chosen = singles[:budget]
 
-    masked = list(tokens)
+    masked = list(plain)
     draw = rng.random
     vocab_size = len(vocab_words)
     for position in chosen:  # Draws in the order positions were chosen, as the original.
@@ -722,7 +841,7 @@ def create_masked_lm_predictions(
             masked[position] = vocab_words[rng.randint(0, vocab_size - 1)]
         # else: the token stays as it is.
     chosen.sort()
-    return masked, chosen, [tokens[p] for p in chosen]
+    return masked, chosen, [plain[p] for p in chosen]
 
 
 def document_to_instances(
@@ -952,7 +1071,23 @@ def describe_instance(instance: TrainingInstance, features: dict[str, list]) -> 
     """The log lines Google's script prints for one of the first 20 instances written."""
     lines = ["*** Example ***", "tokens: " + " ".join(instance.tokens)]
     lines += [f"{name}: {' '.join(map(str, values))}" for name, values in features.items()]
+    if any(map(word_segmentation.CJK_CHARACTER.match, instance.masked_lm_labels)):
+        lines.append("masked words (adjacent positions joined): " + _masked_spans(instance))
     return lines
+
+
+def _masked_spans(instance: TrainingInstance) -> str:
+    """The masked labels, those at consecutive positions written as one span."""
+    spans: list[list[str]] = []
+    previous, previous_cjk = -2, False
+    for position, label in zip(instance.masked_lm_positions, instance.masked_lm_labels):
+        cjk = word_segmentation.CJK_CHARACTER.match(label) is not None
+        if position == previous + 1 and cjk and previous_cjk:
+            spans[-1].append(label)
+        else:
+            spans.append([label])
+        previous, previous_cjk = position, cjk
+    return " ".join("".join(span) for span in spans)
 
 
 EXAMPLES_TO_LOG = 20
@@ -1179,7 +1314,9 @@ def _run_shard(job: _ShardJob) -> _ShardResult:
     prefix = f"shard {job.index + 1}/{job.count}: "
     progress = _Progress(prefix, job.progress_seconds)
     stats = CorpusStats()
-    tokenizer = load_tokenizer(job.config.vocab_file, job.config.do_lower_case)
+    tokenizer = load_tokenizer(
+        job.config.vocab_file, job.config.do_lower_case, job.config.chinese_word_segmenter
+    )
     documents = read_documents(job.segments, tokenizer, stats, progress)
     instances = instances_from_documents(
         documents,
@@ -1292,7 +1429,9 @@ def create_pretraining_data(
     for path in input_files:
         if "://" not in path and not os.path.isfile(path):
             raise FileNotFoundError(f"input file not found: {path}")
-    tokenizer = load_tokenizer(config.vocab_file, config.do_lower_case)
+    tokenizer = load_tokenizer(
+        config.vocab_file, config.do_lower_case, config.chinese_word_segmenter
+    )
 
     logging.info("*** Reading from input files ***")
     for path in input_files:
@@ -1325,6 +1464,12 @@ def create_pretraining_data(
         )
 
     stats.log_summary(config.max_seq_length)
+    if config.chinese_word_segmenter != "none" and not stats.cjk_characters:
+        logging.warning(
+            "--chinese_word_segmenter=%s found no CJK text in the input: every word was masked "
+            "as plain whole word masking does",
+            config.chinese_word_segmenter,
+        )
     seconds = time.monotonic() - begin
     logging.info(
         "%d instances in %.1f s (%.0f instances/s) with %d worker(s)",

@@ -13,6 +13,9 @@
 6. Serving: the same run exports the classifier as a SavedModel (--export_dir), and a fresh
    process that imports only tensorflow and tensorflow_text (demo/serve_exported.py) classifies
    raw sentences with it.
+7. Chinese: build_vocab.py learns a vocabulary on demo/chinese_corpus.txt, and
+   create_pretraining_data.py makes whole-word-masked instances of it with jieba; the first
+   instance is printed with its masked words.
 """
 
 import argparse
@@ -149,6 +152,34 @@ def main():
         str(REPO / "demo" / "classifier" / "test.tsv"),
         str(classifier_dir / "test_results.tsv"),
     ])
+
+    chinese(work)
+
+
+def chinese(work):
+    """Step 7: a vocabulary learned on Chinese text, and Chinese whole word masking."""
+    corpus = REPO / "demo" / "chinese_corpus.txt"
+    vocab_file = work / "chinese_vocab.txt"
+    run([
+        "build_vocab.py", f"--input_file={corpus}", f"--vocab_file={vocab_file}",
+        "--vocab_size=1000", "--min_char_count=1", "--logtostderr", "--verbosity=-1",
+    ])
+    args = [
+        "create_pretraining_data.py", f"--input_file={corpus}",
+        f"--output_file={work / 'chinese_wwm.tfrecord'}", f"--vocab_file={vocab_file}",
+        "--do_whole_word_mask=True", "--chinese_word_segmenter=jieba",
+        "--max_seq_length=64", "--max_predictions_per_seq=10", "--dupe_factor=1",
+        "--logtostderr", "--verbosity=0",
+    ]
+    print("\n$ " + " ".join(args), flush=True)
+    log = subprocess.run(
+        [sys.executable] + args, cwd=REPO, check=True, capture_output=True, text=True
+    ).stderr
+    lines = [line.split("] ", 1)[-1] for line in log.splitlines()]
+    first = [line for line in lines if line.startswith(("tokens: ", "masked words"))][:2]
+    print("First Chinese instance (jieba words masked whole, 80/10/10 per character):")
+    for line in first:
+        print("  " + line)
 
 
 if __name__ == "__main__":

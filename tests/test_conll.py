@@ -166,3 +166,34 @@ def test_real_conll2003_files():
         per_sentence[f.sentence_index] += len(f.scored)
     assert per_sentence == [len(s.words) for s in sentences]
     assert len(features) > len(sentences)  # some sentences needed windows
+
+
+def test_peoples_daily_layout_one_character_a_line(tmp_path):
+    # One character and its BIO tag a line, as ../shared/data/chinese/peoples_daily_ner.
+    rows = ["江 B-PER", "泽 I-PER", "民 I-PER", "在 O", "北 B-LOC", "京 I-LOC", "。 O", ""]
+    rows += ["新 B-ORG", "华 I-ORG", "社 I-ORG", "１ O", "２ O"]
+    (tmp_path / "train.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    labels = conll.get_labels(["PER", "LOC", "ORG"])
+    sentences = conll.read_conll(str(tmp_path / "train.txt"), labels)
+    assert [s.words for s in sentences] == [list("江泽民在北京。"), list("新华社１２")]
+    with pytest.raises(FileNotFoundError, match="lacks the test file .*test.txt"):
+        conll.check_data_dir(str(tmp_path), ["train", "test"])
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *"江泽民在北京。新华社１"]))
+    tokenizer = FullTokenizer(str(vocab), do_lower_case=True)
+    (first, second) = conll.convert_sentences(sentences, labels, 16, tokenizer)
+    # Every character is one token and carries its own label.
+    assert first.tokens == ["[CLS]", *"江泽民在北京。", "[SEP]"]
+    assert [labels[first.label_ids[p]] for _, p in first.scored] == sentences[0].labels
+    assert second.tokens == ["[CLS]", *"新华社１", "[UNK]", "[SEP]"]
+
+
+def test_real_peoples_daily_dev():
+    folder = shared_data("chinese", "peoples_daily_ner")
+    labels = conll.get_labels(["PER", "LOC", "ORG"])
+    sentences = conll.read_conll(conll.find_file(str(folder), "dev"), labels)
+    # The sizes stated in ../shared/data/chinese/SOURCE.txt.
+    assert len(sentences) == 3608
+    assert all(len(word) == 1 for s in sentences for word in s.words)
+    counts = metrics.conlleval_sentences(list(zip(s.tags, s.tags)) for s in sentences)
+    assert sum(counts.found_correct.values()) == 4310

@@ -235,3 +235,47 @@ def test_script_runs_two_workers_from_the_command_line(corpus, vocab_file, tmp_p
     assert "shard 1/2" in result.stderr and "shard 2/2" in result.stderr
     assert "*** Example ***" in result.stderr and "Wrote" in result.stderr
     assert len(raw_records([str(out)])[0]) > 200
+
+
+def test_chinese_whole_word_masking_from_the_command_line(tmp_path, caplog):
+    pytest.importorskip("jieba")
+    vocab = tmp_path / "zh_vocab.txt"
+    characters = sorted(set("我们今天去北京大学看中国人民银行的朋友手机非常好用"))
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "。", *characters]))
+    text = tmp_path / "zh.txt"
+    text.write_text(
+        "我们今天去北京大学。\n看中国人民银行的朋友。\n\n手机非常好用。\n我们的朋友。\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "zh.tfrecord"
+    caplog.set_level(std_logging.INFO)
+    settings = dict(input_file=str(text), vocab_file=str(vocab), max_seq_length=32)
+    run_main(
+        output_file=str(out),
+        do_whole_word_mask=True,
+        chinese_word_segmenter="jieba",
+        **settings,
+    )
+    records.check_record_shapes(str(out), 32, 20)
+    assert "Chinese word segmentation: 30 CJK characters" in caplog.text
+    assert "masked words (adjacent positions joined): " in caplog.text
+    with pytest.raises(ValueError, match="only serves whole word masking"):
+        run_main(output_file=str(out), chinese_word_segmenter="jieba", **settings)
+
+
+def test_jieba_on_text_without_chinese_says_so(small_text, tiny_vocab, tmp_path, caplog):
+    pytest.importorskip("jieba")
+    caplog.set_level(std_logging.WARNING)
+    outputs = {}
+    for segmenter in ("none", "jieba"):
+        outputs[segmenter] = tmp_path / f"{segmenter}.tfrecord"
+        run_main(
+            input_file=small_text,
+            output_file=str(outputs[segmenter]),
+            vocab_file=tiny_vocab,
+            max_seq_length=16,
+            do_whole_word_mask=True,
+            chinese_word_segmenter=segmenter,
+        )
+    assert "--chinese_word_segmenter=jieba found no CJK text" in caplog.text
+    assert raw_records([outputs["none"]]) == raw_records([outputs["jieba"]])

@@ -408,3 +408,35 @@ def test_classifier_records_round_trip(tmp_path, regression):
         "eval": "eval.tf_record",
         "predict": "predict.tf_record",
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# ChnSentiCorp (Chinese sentiment).
+
+
+def test_chnsenticorp_layout(tmp_path):
+    _write(tmp_path / "train.tsv", [["label", "text_a"], [1, "房间干净，服务好！"], [0, "太差了"]])
+    _write(tmp_path / "dev.tsv", [["label", "text_a"], [0, "不推荐"]])
+    _write(tmp_path / "test.tsv", [["qid", "text_a"], [7, "还行吧"], [3, "很满意"]])
+    processor = glue.get_processor("ChnSentiCorp")
+    assert processor.get_labels() == ["0", "1"] and not processor.is_regression
+    train = processor.get_train_examples(str(tmp_path))
+    assert [(e.text_a, e.text_b, e.label) for e in train] == [
+        ("房间干净，服务好！", None, "1"),
+        ("太差了", None, "0"),
+    ]
+    assert processor.get_dev_examples(str(tmp_path))[0].label == "0"
+    test = processor.get_test_examples(str(tmp_path))  # In file order, ids from the qid column.
+    assert [(glue.example_id(e), e.text_a) for e in test] == [("7", "还行吧"), ("3", "很满意")]
+
+
+def test_real_chnsenticorp_counts():
+    folder = str(shared_data("chinese", "sentiment"))
+    processor = glue.get_processor("chnsenticorp")
+    train = processor.get_train_examples(folder)
+    dev = processor.get_dev_examples(folder)
+    test = processor.get_test_examples(folder)
+    # The sizes stated in ../shared/data/chinese/SOURCE.txt.
+    assert (len(train), len(dev), len(test)) == (13890, 1736, 1737)
+    assert {e.label for e in train} == {"0", "1"}
+    assert [glue.example_id(e) for e in test[:3]] == ["0", "1", "2"]

@@ -407,3 +407,63 @@ def test_pack_inputs_forced_pairs_and_other_values() -> None:
         [1, 2],
         [],
     ]
+
+
+# Chinese as BERT-Chinese users write it: CJK ideographs (unified, extensions A and B,
+# compatibility forms), full-width punctuation, letters and digits (kept as they are: the original
+# applies NFD, not NFKC, so "Ａ" stays full-width, lower-cased to "ａ", and "１２" is one word),
+# the ideographic space, CJK symbols (〇, 々, 〜) that are not ideographs, mixed Latin, emoji.
+CHINESE = [
+    "这家酒店的服务非常好，房间也很干净！下次还会再来。",
+    "ｉＰｈｏｎｅ１２手机，价格２９９９元（含税）；屏幕：６．１英寸……",
+    "“引号”‘单引号’「直角」『双直角』《书名号》〈尖括号〉【方头】〔六角〕",
+    "全角空格\u3000分隔　字符、顿号～波浪号—破折号·间隔号",
+    "日期：１９９８年１月１日 〇 々 〆 〜 ㈠ ㈱ ㊣ ＡＢＣａｂｃ ＠＃＄％＾＆＊",
+    "扩展区：㐀㐁䶵 𠀀𠀁𪛖 兼容区：豈更車賈 \U0002f800\U0002f801 部首：⼀⼆⺀",
+    "Mixed 中英文 text, with iPhone and 微信WeChat 3.5折 😀👍",
+    "半角ｶﾀｶﾅ 한국어 にほんご ＡＢ①②③ⅠⅡⅢ ｆｉ ﬁ ½",
+]
+
+
+def _chinese_vocab() -> List[str]:
+    """Specials, every character of CHINESE (both cases) but a few, and their ## forms."""
+    characters = sorted({c for text in CHINESE for c in text + text.lower() if not c.isspace()})
+    left_out = {"䶵", "𪛖", "賈", "㊣"}  # Become [UNK].
+    kept = [c for c in characters if c not in left_out]
+    return (
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "iphone", "##one", "wechat"]
+        + kept
+        + ["##" + c for c in kept if not tokenization._is_cjk_code_point(ord(c))]
+    )
+
+
+@pytest.mark.parametrize("lower", [True, False])
+def test_chinese_text_with_a_chinese_vocabulary(lower: bool) -> None:
+    vocab = _chinese_vocab()
+    graph = text_graph.GraphTokenizer(vocab, do_lower_case=lower)
+    texts = CHINESE + [text.replace(" ", "") for text in CHINESE]
+    want = [
+        [vocab.index(token) for token in tokens]
+        for tokens in (_reference_tokens(vocab, lower, text) for text in texts)
+    ]
+    _assert_same(texts, _graph_ids(graph.tokenize, texts), want)
+    for route in ("exact", "words"):
+        _assert_same(texts, _graph_ids(_route(graph, route), texts), want)
+
+
+def _reference_tokens(vocab: List[str], lower: bool, text: str) -> List[str]:
+    basic = tokenization.BasicTokenizer(do_lower_case=lower)
+    wordpiece = tokenization.WordpieceTokenizer({token: i for i, token in enumerate(vocab)})
+    return [piece for word in basic.tokenize(text) for piece in wordpiece.tokenize(word)]
+
+
+def test_chinese_reference_keeps_full_width_forms() -> None:
+    # What the ids above are compared with, spelled out: ideographs and full-width punctuation
+    # one token each; full-width letters and digits form words (lower-cased, not narrowed).
+    vocab = _chinese_vocab()
+    assert _reference_tokens(vocab, True, CHINESE[0]) == list(CHINESE[0])
+    assert _reference_tokens(vocab, True, "ｉＰｈｏｎｅ１２手机，（含税）") == [
+        "ｉ", "##ｐ", "##ｈ", "##ｏ", "##ｎ", "##ｅ", "##１", "##２",
+        "手", "机", "，", "（", "含", "税", "）",
+    ]  # fmt: skip
+    assert _reference_tokens(vocab, False, "ＡＢ賈車") == ["Ａ", "##Ｂ", "[UNK]", "車"]

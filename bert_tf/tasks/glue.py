@@ -625,11 +625,35 @@ def _make_processor(name: str, xnli_language: str) -> GlueProcessor:
                 "test": TsvLayout(("xnli.test.tsv",), 6, 7, label=1, language=language),
             },
         )
+    if name == "chnsenticorp":
+        # Chinese sentiment (ChnSentiCorp layout): "label<TAB>text_a" with a header, label 1
+        # positive / 0 negative; the test file is "qid<TAB>text_a".
+        return GlueProcessor(
+            "chnsenticorp",
+            BINARY_LABELS,
+            {
+                "train": _pair("train.tsv", 1, None, label=0),
+                "dev": _pair("dev.tsv", 1, None, label=0),
+                "test": _pair("test.tsv", 1, None, index=0),
+            },
+        )
     raise AssertionError(name)
 
 
 # Canonical names; lookups ignore case, "-" and "_" (so "SST2", "sts_b" and "MNLI" work).
-TASK_NAMES = ("cola", "mnli", "mrpc", "qnli", "qqp", "rte", "sst-2", "sts-b", "wnli", "xnli")
+TASK_NAMES = (
+    "cola",
+    "mnli",
+    "mrpc",
+    "qnli",
+    "qqp",
+    "rte",
+    "sst-2",
+    "sts-b",
+    "wnli",
+    "xnli",
+    "chnsenticorp",
+)
 _BY_KEY = {name.replace("-", ""): name for name in TASK_NAMES}
 
 
