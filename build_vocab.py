@@ -12,7 +12,10 @@ Example:
       --vocab_file=/tmp/zh/vocab.txt --vocab_size=8000 --do_lower_case=True
 """
 
-from absl import flags, logging
+import bert_tf.startup  # first: imports TensorFlow without its start-up notices
+
+# isort: split
+from absl import flags
 
 from bert_tf import cli, records, vocab_learning
 
@@ -51,8 +54,7 @@ flags.DEFINE_integer("max_token_length", 50, "Words longer than this are left ou
 def main(argv: list[str]) -> None:
     """Reads the flags, learns the vocabulary and writes it (see the module docstring)."""
     del argv
-    if not FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.INFO)
+    bert_tf.startup.default_verbosity()
     input_files = records.expand_file_patterns(FLAGS.input_file or "", "input_file")
     for path in input_files:
         cli.require_file(path, "input_file")
