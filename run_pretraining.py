@@ -15,7 +15,7 @@ import os
 
 from absl import flags, logging
 
-from bert_tf import cli, metrics, records, training
+from bert_tf import cli, dynamic_masking, metrics, records, training
 from bert_tf.heads import BertPretrainer, pretraining_loss
 from bert_tf.modeling import BertConfig
 
@@ -32,6 +32,8 @@ cli.define_flags(
         "train_batch_size",
         "eval_batch_size",
         "learning_rate",
+        "vocab_file",
+        "random_seed",
     )
     + cli.TRAINING_LOOP_FLAGS,
     helps={
@@ -39,6 +41,7 @@ cli.define_flags(
         "max_seq_length": "Sequence length the records were written with.",
         "do_train": "Run training.",
         "do_eval": "Run evaluation on the input files.",
+        "vocab_file": "The vocab.txt of the model (needed by --dynamic_masking).",
     },
 )
 flags.DEFINE_string("input_file", None, "TFRecord files: comma-separated names or globs.")
@@ -47,6 +50,21 @@ flags.DEFINE_integer("num_train_steps", 100000, "Optimizer updates in total.")
 flags.DEFINE_integer("num_warmup_steps", 10000, "Steps of linear learning-rate warmup.")
 flags.DEFINE_integer("max_eval_steps", 100, "Evaluation batches.")
 # Beyond the original.
+flags.DEFINE_bool(
+    "dynamic_masking",
+    False,
+    "Draw new masked-LM positions in every epoch, in the input pipeline, instead of using the "
+    "records' (which are unmasked first). Needs --vocab_file; masks are a function of "
+    "--random_seed, the epoch, the file and the record (bert_tf/dynamic_masking.py).",
+)
+flags.DEFINE_float(
+    "masked_lm_prob", 0.15, "With --dynamic_masking: share of each instance's tokens masked."
+)
+flags.DEFINE_bool(
+    "do_whole_word_mask",
+    False,
+    "With --dynamic_masking: mask every WordPiece of a word together.",
+)
 
 
 def main(_):
@@ -60,6 +78,8 @@ def main(_):
     logging.info("*** Input files *** (%d)", len(input_files))
     for name in input_files[:20]:
         logging.info("  %s", name)
+
+    masker = _dynamic_masker(config) if FLAGS.dynamic_masking else None
 
     strategy = training.make_strategy(FLAGS.use_tpu, FLAGS.tpu_name)
     policy = training.precision_policy(FLAGS.use_mixed_precision)
@@ -80,6 +100,7 @@ def main(_):
             FLAGS.max_seq_length,
             FLAGS.max_predictions_per_seq,
             is_training=True,
+            masker=masker,
         )
         trainer.train(dataset, FLAGS.num_train_steps)
 
@@ -90,6 +111,7 @@ def main(_):
             FLAGS.max_seq_length,
             FLAGS.max_predictions_per_seq,
             is_training=False,
+            masker=masker,
         )
         sums = trainer.evaluate(dataset, FLAGS.max_eval_steps, metrics.pretraining_metric_sums)
         results = metrics.finish_pretraining_metrics(sums)
@@ -99,6 +121,33 @@ def main(_):
         logging.info("***** Eval results *****")
         for key in sorted(results):
             logging.info("  %s = %s", key, results[key])
+
+
+def _dynamic_masker(config: BertConfig) -> dynamic_masking.DynamicMasker:
+    """The masker of --dynamic_masking, from --vocab_file and the masking flags."""
+    if not 0.0 <= FLAGS.masked_lm_prob <= 1.0:
+        raise ValueError(f"--masked_lm_prob={FLAGS.masked_lm_prob}: must be in [0, 1]")
+    vocab_file = cli.require_file(FLAGS.vocab_file, "vocab_file")
+    vocab = dynamic_masking.MaskingVocab.from_vocab_file(vocab_file)
+    if vocab.vocab_size > config.vocab_size:
+        raise ValueError(
+            f"--vocab_file={vocab_file} has {vocab.vocab_size} tokens, more than the model's "
+            f"vocab_size={config.vocab_size} (bert_config_file): random replacements would "
+            "fall outside the embedding table"
+        )
+    logging.info(
+        "Dynamic masking: masked_lm_prob %s, whole words %s, seed %d",
+        FLAGS.masked_lm_prob,
+        FLAGS.do_whole_word_mask,
+        FLAGS.random_seed,
+    )
+    return dynamic_masking.DynamicMasker(
+        vocab,
+        masked_lm_prob=FLAGS.masked_lm_prob,
+        max_predictions_per_seq=FLAGS.max_predictions_per_seq,
+        seed=FLAGS.random_seed,
+        do_whole_word_mask=FLAGS.do_whole_word_mask,
+    )
 
 
 def _loss(outputs, features, total):
