@@ -117,51 +117,49 @@ def masking_budget(
 
 
 def example_seed(seed: int, epoch, file_index, record_index) -> tf.Tensor:
-    """The stateless seed of one record in one epoch: `seed` with the three numbers folded in.
+    """The stateless seed of one record in one epoch.
+
+    ``(seed, epoch)`` is the Philox seed, into which ``file_index * 2**32 + record_index`` is
+    folded: distinct for files of fewer than 2**32 records.
 
     Returns:
         int64 Tensor of shape [2], for the `tf.random.stateless_*` ops.
     """
-    key = tf.constant([seed, 0], tf.int64)
-    for data in (epoch, file_index, record_index):
-        key = tf.random.experimental.stateless_fold_in(key, tf.cast(data, tf.int64), alg=_ALG)
-    return key
+    key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    record = tf.cast(file_index, tf.int64) * (1 << 32) + tf.cast(record_index, tf.int64)
+    return tf.random.experimental.stateless_fold_in(key, record, alg=_ALG)
 
 
-def draw_noise(key: tf.Tensor, seq_length: int, vocab_size: int) -> dict[str, tf.Tensor]:
-    """The random numbers masking one record takes, all drawn from `key`.
+def draw_noise(key: tf.Tensor, seq_length: int) -> tf.Tensor:
+    """The random numbers masking one record takes, drawn from `key` in one op.
 
     Returns:
-        `word_scores`: float32 [seq_length], the order words are visited in (highest first);
-        `actions`: float32 [seq_length], per position: < 0.8 [MASK], < 0.9 unchanged, else
-        random; `random_ids`: int32 [seq_length], the random replacement of each position.
+        float64 Tensor of shape [3, seq_length], uniform in [0, 1): per word slot, the order
+        words are visited in (highest first); per position, the action (< 0.8 [MASK], < 0.9
+        unchanged, else a random token); per position, which random token (scaled by the
+        vocabulary size; float64, so that all ids are equally likely to about 1e-12).
     """
-    score_key, action_key, token_key = tf.unstack(
-        tf.random.experimental.stateless_split(key, 3, alg=_ALG)
-    )
-    return {
-        "word_scores": tf.random.stateless_uniform([seq_length], score_key, alg=_ALG),
-        "actions": tf.random.stateless_uniform([seq_length], action_key, alg=_ALG),
-        "random_ids": tf.random.stateless_uniform(
-            [seq_length], token_key, minval=0, maxval=vocab_size, dtype=tf.int32, alg=_ALG
-        ),
-    }
+    return tf.random.stateless_uniform([3, seq_length], key, dtype=tf.float64, alg=_ALG)
 
 
 def unmask(features: dict[str, tf.Tensor]) -> tf.Tensor:
-    """The `input_ids` of one parsed record with its static masks undone.
+    """The `input_ids` of a batch of parsed records with their static masks undone.
 
     Every position with a positive `masked_lm_weights` gets back its `masked_lm_ids` label.
 
     Returns:
-        int32 Tensor of shape [seq_length].
+        int32 Tensor of shape [batch_size, seq_length].
     """
-    real = features["masked_lm_weights"] > 0
-    positions = tf.boolean_mask(features["masked_lm_positions"], real)
-    labels = tf.boolean_mask(features["masked_lm_ids"], real)
-    return tf.tensor_scatter_nd_update(
-        features["input_ids"], positions[:, None], tf.cast(labels, features["input_ids"].dtype)
+    input_ids = features["input_ids"]
+    positions = features["masked_lm_positions"]
+    current = tf.gather(input_ids, positions, batch_dims=1)
+    labels = tf.where(
+        features["masked_lm_weights"] > 0,
+        tf.cast(features["masked_lm_ids"], input_ids.dtype),
+        current,  # Padding slots (position 0) write back what is there.
     )
+    rows = tf.broadcast_to(tf.range(tf.shape(positions)[0])[:, None], tf.shape(positions))
+    return tf.tensor_scatter_nd_update(input_ids, tf.stack([rows, positions], axis=-1), labels)
 
 
 def _greedy_fill(sizes: tf.Tensor, budget: tf.Tensor) -> tf.Tensor:
@@ -210,7 +208,8 @@ def mask_batch(
     Args:
         input_ids: int32 Tensor of shape [batch_size, seq_length], unmasked.
         input_mask: int32 Tensor of shape [batch_size, seq_length], 1 on real tokens.
-        noise: :func:`draw_noise`'s tensors, each stacked to [batch_size, seq_length].
+        noise: :func:`draw_noise`'s tensor of every instance, float64 of shape
+            [batch_size, 3, seq_length].
         vocab: Special ids, vocabulary size and ``##`` pieces.
         masked_lm_prob: Share of tokens to mask.
         max_predictions_per_seq: Most predictions per instance.
@@ -241,8 +240,9 @@ def mask_batch(
     )
     sizes = tf.reshape(sizes, [batch_size, seq_length + 1])[:, :seq_length]
     # Word k is visited in the order of its score (a random permutation of the words).
+    word_scores, actions, random_draws = tf.unstack(noise, axis=1)
     order = tf.argsort(
-        tf.where(sizes > 0, noise["word_scores"], -1.0), axis=1, direction="DESCENDING", stable=True
+        tf.where(sizes > 0, word_scores, -1.0), axis=1, direction="DESCENDING", stable=True
     )
     visited_sizes = tf.gather(sizes, order, batch_dims=1)
     if do_whole_word_mask:
@@ -253,11 +253,11 @@ def mask_batch(
     taken_words = tf.pad(taken_words, [[0, 0], [0, 1]])  # The non-candidate slot.
     chosen = tf.gather(taken_words, word_ids, batch_dims=1)
 
-    actions = noise["actions"]
+    random_ids = tf.cast(tf.floor(random_draws * vocab.vocab_size), tf.int32)
     replacement = tf.where(
         actions < MASK_SHARE,
         vocab.mask_id,
-        tf.where(actions < MASK_SHARE + KEEP_SHARE, input_ids, noise["random_ids"]),
+        tf.where(actions < MASK_SHARE + KEEP_SHARE, input_ids, random_ids),
     )
     masked_ids = tf.where(chosen, replacement, input_ids)
 
@@ -305,21 +305,19 @@ class DynamicMasker:
     do_whole_word_mask: bool = False
 
     def prepare(self, features: dict, epoch, file_index, record_index) -> dict:
-        """One parsed record: static masks undone and this record's random numbers added."""
+        """One parsed record with its random numbers (`masking_noise`) added."""
         features = dict(features)
-        features["input_ids"] = unmask(features)
-        seq_length = features["input_ids"].shape[0]
         key = example_seed(self.seed, epoch, file_index, record_index)
-        features.update(draw_noise(key, seq_length, self.vocab.vocab_size))
+        features["masking_noise"] = draw_noise(key, features["input_ids"].shape[0])
         return features
 
     def mask(self, batch: dict) -> dict:
-        """A batch of prepared records, masked; the random numbers are dropped."""
+        """A batch of prepared records: static masks undone, masked anew, noise dropped."""
         batch = dict(batch)
-        noise = {name: batch.pop(name) for name in ("word_scores", "actions", "random_ids")}
+        noise = batch.pop("masking_noise")
         batch.update(
             mask_batch(
-                batch["input_ids"],
+                unmask(batch),
                 batch["input_mask"],
                 noise,
                 self.vocab,

@@ -53,9 +53,7 @@ def _batch(instances):
 def _noise(count, seed=7, epoch=0):
     """The random numbers of records 0..count-1 of file 0, drawn in one tf.data graph."""
     draws = tf.data.Dataset.range(count).map(
-        lambda i: dynamic_masking.draw_noise(
-            dynamic_masking.example_seed(seed, epoch, 0, i), SEQ, len(TOKENS)
-        )
+        lambda i: dynamic_masking.draw_noise(dynamic_masking.example_seed(seed, epoch, 0, i), SEQ)
     )
     return next(iter(draws.batch(count)))
 
@@ -162,7 +160,7 @@ def test_whole_words_follow_the_originals_greedy_rule(vocab):
     ids, mask = _batch(instances)
     noise = _noise(len(instances), seed=5)
     out = dynamic_masking.mask_batch(ids, mask, noise, vocab, 0.15, PREDS, do_whole_word_mask=True)
-    scores = noise["word_scores"].numpy()
+    scores = noise[:, 0].numpy()
     positions = out["masked_lm_positions"].numpy()
     weights = out["masked_lm_weights"].numpy()
     for row, tokens in enumerate(instances):
@@ -207,12 +205,15 @@ def test_whole_word_count_distribution_matches_the_reference(vocab):
 
 def test_unmask_restores_the_static_masks():
     features = {
-        "input_ids": tf.constant([2, 4, 11, 4, 3, 0], tf.int32),
-        "masked_lm_positions": tf.constant([1, 3, 0], tf.int32),
-        "masked_lm_ids": tf.constant([10, 12, 0], tf.int32),
-        "masked_lm_weights": tf.constant([1.0, 1.0, 0.0]),
+        "input_ids": tf.constant([[2, 4, 11, 4, 3, 0], [2, 12, 4, 3, 0, 0]], tf.int32),
+        "masked_lm_positions": tf.constant([[1, 3, 0], [2, 0, 0]], tf.int32),
+        "masked_lm_ids": tf.constant([[10, 12, 0], [13, 0, 0]], tf.int32),
+        "masked_lm_weights": tf.constant([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]]),
     }
-    assert dynamic_masking.unmask(features).numpy().tolist() == [2, 10, 11, 12, 3, 0]
+    assert dynamic_masking.unmask(features).numpy().tolist() == [
+        [2, 10, 11, 12, 3, 0],
+        [2, 12, 13, 3, 0, 0],
+    ]
 
 
 def _write_records(folder, files=2, per_file=12):
