@@ -17,7 +17,7 @@ On Dataflow (inputs and outputs on gs://; there `--num_workers` is Dataflow's wo
       --output_file=gs://bucket/data/pretrain.tfrecord --vocab_file=gs://bucket/vocab.txt \
       --runner=DataflowRunner --project=my-project --region=us-central1 \
       --temp_location=gs://bucket/tmp --requirements_file=requirements.txt \
-      --setup_file=./setup.py --num_workers=20
+      --setup_file=./pyproject.toml --num_workers=20
 """
 
 from absl import flags, logging
