@@ -249,8 +249,9 @@ def masking_cost(records_file: str, vocab_file: str, batches: int, rounds: int) 
     for name, dataset in readers.items():  # Warm-up: builds the functions once.
         for _ in dataset.take(2):
             pass
-    for _ in range(rounds):
-        for name, dataset in readers.items():
+    for round_index in range(rounds):
+        order = list(readers.items())
+        for name, dataset in order if round_index % 2 == 0 else order[::-1]:
             start = time.process_time()
             for _ in dataset.take(batches):
                 pass
@@ -274,7 +275,9 @@ def masking_cost(records_file: str, vocab_file: str, batches: int, rounds: int) 
         float(trainer.run_steps(iterator, 1)[0])
     steps = 3
     for round_index in range(rounds):
-        for name, iterator in iterators.items():
+        # Alternate the order (ABBA) so that a drifting background load favours neither.
+        order = list(iterators.items())
+        for name, iterator in order if round_index % 2 == 0 else order[::-1]:
             start = time.perf_counter()
             for _ in range(steps):
                 float(trainer.run_steps(iterator, 1)[0])

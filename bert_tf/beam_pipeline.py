@@ -27,6 +27,7 @@ large files (for example ``split -l``, at blank lines) to spread the work and bo
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -218,11 +219,15 @@ def run(
         The output files in input order, and what was read and made (from Beam's counters).
 
     Raises:
-        ValueError: On bad settings or no input file.
+        FileNotFoundError: If a local input file does not exist.
+        ValueError: On bad settings, no input file or input without any text.
     """
     config.validate()
     if not input_files:
         raise ValueError("no input file given")
+    for path in input_files:
+        if "://" not in path and not os.path.isfile(path):
+            raise FileNotFoundError(f"input file not found (or not a file): {path}")
     options = pipeline_options(beam_args)
     logging.info(
         "%d input files, runner %s", len(input_files), options.view_as(StandardOptions).runner
@@ -233,6 +238,11 @@ def run(
     result.wait_until_finish()
     stats = _counter_totals(result)
     stats.log_summary(config.max_seq_length)
+    if not stats.documents:
+        raise ValueError(
+            f"no text found in {', '.join(input_files)}: expected one sentence per line and blank "
+            "lines between documents"
+        )
     outputs = [
         output_file_name(output_prefix, k, len(input_files)) for k in range(len(input_files))
     ]

@@ -89,6 +89,8 @@ def test_output_is_per_file_runs_and_num_workers_records_for_any_worker_count(co
     from bert_tf import beam_pipeline
 
     vocab, inputs = corpus
+    with pytest.raises(FileNotFoundError, match="missing.txt"):
+        beam_pipeline.run([str(tmp_path / "missing.txt")], str(tmp_path / "x"), _config(vocab))
     # In this process (FnApiRunner, in memory).
     outputs, stats = beam_pipeline.run(inputs, str(tmp_path / "one" / "data.tfrecord"), _config(vocab))
     assert outputs == [str(tmp_path / "one" / f"data.tfrecord-0000{k}-of-00003") for k in range(3)]
