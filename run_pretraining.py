@@ -9,6 +9,9 @@ Example:
       --do_train=True --do_eval=True --bert_config_file=$BERT_DIR/bert_config.json \
       --init_checkpoint=$BERT_DIR/bert_model.ckpt --train_batch_size=32 --max_seq_length=128 \
       --max_predictions_per_seq=20 --num_train_steps=20 --num_warmup_steps=10 --learning_rate=2e-5
+
+`--dynamic_masking --vocab_file=$BERT_DIR/vocab.txt` draws new masks every epoch in the input
+pipeline instead of reading the records' (bert_tf/dynamic_masking.py).
 """
 
 import os
@@ -42,6 +45,7 @@ cli.define_flags(
         "do_train": "Run training.",
         "do_eval": "Run evaluation on the input files.",
         "vocab_file": "The vocab.txt of the model (needed by --dynamic_masking).",
+        "random_seed": "Seeds --dynamic_masking's masks (with the epoch, file and record).",
     },
 )
 flags.DEFINE_string("input_file", None, "TFRecord files: comma-separated names or globs.")

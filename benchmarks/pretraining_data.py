@@ -476,7 +476,7 @@ def main(argv=None):
         for name in ("static", "dynamic"):
             print(f"{name:<10}{cpu_ms[name]:>14.2f}{step_ms[name]:>16.1f}")
         print(
-            f"step +{masking['step_slowdown_pct']:.2f}% with dynamic masking; extra reader CPU "
+            f"step {masking['step_slowdown_pct']:+.2f}% with dynamic masking; extra reader CPU "
             f"{masking['extra_reader_cpu_ms_per_batch']:.2f} ms/batch = "
             f"{masking['extra_cpu_share_of_step_pct']:.2f}% of a step (medians of "
             f"{args.masking_rounds} round-robin rounds)"
