@@ -9,6 +9,9 @@ Example:
       --do_train=True --do_eval=True --bert_config_file=$BERT_DIR/bert_config.json \
       --init_checkpoint=$BERT_DIR/bert_model.ckpt --train_batch_size=32 --max_seq_length=128 \
       --max_predictions_per_seq=20 --num_train_steps=20 --num_warmup_steps=10 --learning_rate=2e-5
+
+`--dynamic_masking --vocab_file=$BERT_DIR/vocab.txt` draws new masks every epoch in the input
+pipeline instead of reading the records' (bert_tf/dynamic_masking.py).
 """
 
 import bert_tf.startup  # first: imports TensorFlow without its start-up notices
@@ -18,7 +21,7 @@ import os
 
 from absl import flags, logging
 
-from bert_tf import cli, metrics, records, training
+from bert_tf import cli, dynamic_masking, metrics, records, training
 from bert_tf.heads import BertPretrainer, pretraining_loss
 from bert_tf.modeling import BertConfig
 
@@ -35,6 +38,8 @@ cli.define_flags(
         "train_batch_size",
         "eval_batch_size",
         "learning_rate",
+        "vocab_file",
+        "random_seed",
     )
     + cli.TRAINING_LOOP_FLAGS,
     helps={
@@ -42,6 +47,8 @@ cli.define_flags(
         "max_seq_length": "Sequence length the records were written with.",
         "do_train": "Run training.",
         "do_eval": "Run evaluation on the input files.",
+        "vocab_file": "The vocab.txt of the model (needed by --dynamic_masking).",
+        "random_seed": "Seeds --dynamic_masking's masks (with the epoch, file and record).",
     },
 )
 flags.DEFINE_string("input_file", None, "TFRecord files: comma-separated names or globs.")
@@ -50,6 +57,21 @@ flags.DEFINE_integer("num_train_steps", 100000, "Optimizer updates in total.")
 flags.DEFINE_integer("num_warmup_steps", 10000, "Steps of linear learning-rate warmup.")
 flags.DEFINE_integer("max_eval_steps", 100, "Evaluation batches.")
 # Beyond the original.
+flags.DEFINE_bool(
+    "dynamic_masking",
+    False,
+    "Draw new masked-LM positions in every epoch, in the input pipeline, instead of using the "
+    "records' (which are unmasked first). Needs --vocab_file; masks are a function of "
+    "--random_seed, the epoch, the file and the record (bert_tf/dynamic_masking.py).",
+)
+flags.DEFINE_float(
+    "masked_lm_prob", 0.15, "With --dynamic_masking: share of each instance's tokens masked."
+)
+flags.DEFINE_bool(
+    "do_whole_word_mask",
+    False,
+    "With --dynamic_masking: mask every WordPiece of a word together.",
+)
 
 
 def main(_):
@@ -63,6 +85,8 @@ def main(_):
     logging.info("*** Input files *** (%d)", len(input_files))
     for name in input_files[:20]:
         logging.info("  %s", name)
+
+    masker = _dynamic_masker(config) if FLAGS.dynamic_masking else None
 
     strategy = training.make_strategy(FLAGS.use_tpu, FLAGS.tpu_name)
     policy = training.precision_policy(FLAGS.use_mixed_precision)
@@ -83,6 +107,7 @@ def main(_):
             FLAGS.max_seq_length,
             FLAGS.max_predictions_per_seq,
             is_training=True,
+            masker=masker,
         )
         trainer.train(dataset, FLAGS.num_train_steps)
 
@@ -93,6 +118,7 @@ def main(_):
             FLAGS.max_seq_length,
             FLAGS.max_predictions_per_seq,
             is_training=False,
+            masker=masker,
         )
         sums = trainer.evaluate(dataset, FLAGS.max_eval_steps, metrics.pretraining_metric_sums)
         results = metrics.finish_pretraining_metrics(sums)
@@ -102,6 +128,33 @@ def main(_):
         logging.info("***** Eval results *****")
         for key in sorted(results):
             logging.info("  %s = %s", key, results[key])
+
+
+def _dynamic_masker(config: BertConfig) -> dynamic_masking.DynamicMasker:
+    """The masker of --dynamic_masking, from --vocab_file and the masking flags."""
+    if not 0.0 <= FLAGS.masked_lm_prob <= 1.0:
+        raise ValueError(f"--masked_lm_prob={FLAGS.masked_lm_prob}: must be in [0, 1]")
+    vocab_file = cli.require_file(FLAGS.vocab_file, "vocab_file")
+    vocab = dynamic_masking.MaskingVocab.from_vocab_file(vocab_file)
+    if vocab.vocab_size > config.vocab_size:
+        raise ValueError(
+            f"--vocab_file={vocab_file} has {vocab.vocab_size} tokens, more than the model's "
+            f"vocab_size={config.vocab_size} (bert_config_file): random replacements would "
+            "fall outside the embedding table"
+        )
+    logging.info(
+        "Dynamic masking: masked_lm_prob %s, whole words %s, seed %d",
+        FLAGS.masked_lm_prob,
+        FLAGS.do_whole_word_mask,
+        FLAGS.random_seed,
+    )
+    return dynamic_masking.DynamicMasker(
+        vocab,
+        masked_lm_prob=FLAGS.masked_lm_prob,
+        max_predictions_per_seq=FLAGS.max_predictions_per_seq,
+        seed=FLAGS.random_seed,
+        do_whole_word_mask=FLAGS.do_whole_word_mask,
+    )
 
 
 def _loss(outputs, features, total):

@@ -245,8 +245,17 @@ def export_fine_tuned(
     return path
 
 
-def run(main: Callable[[list[str]], None]) -> None:
-    """`absl.app.run(main)`, turning user errors into a one-line message and exit status 1."""
+def run(
+    main: Callable[[list[str]], None],
+    flags_parser: Callable[[list[str]], list[str]] | None = None,
+) -> None:
+    """`absl.app.run(main)`, turning user errors into a one-line message and exit status 1.
+
+    Args:
+        main: The script's main; it gets what `flags_parser` returns.
+        flags_parser: Parses the command line and returns the arguments left for `main` (for
+            a script that hands some flags on, e.g. to Beam); absl's own parser when None.
+    """
 
     def guarded(argv):
         try:
@@ -257,7 +266,10 @@ def run(main: Callable[[list[str]], None]) -> None:
             print(f"error: {message}", file=sys.stderr)
             sys.exit(1)
 
-    app.run(guarded)
+    if flags_parser is None:
+        app.run(guarded)
+    else:
+        app.run(guarded, flags_parser=flags_parser)
 
 
 def require_file(path: str | None, flag: str) -> str:

@@ -429,6 +429,7 @@ def pretraining_dataset(
     seed: int | None = None,
     deterministic: bool | None = None,
     repeat_eval: bool = True,
+    masker=None,
 ) -> "tf.data.Dataset":
     """Batches of pre-training features, as the `input_fn` of Google's `run_pretraining.py`.
 
@@ -451,6 +452,10 @@ def pretraining_dataset(
             original behaviour: not reproducible for training (faster), in order for evaluation.
         repeat_eval: Whether the evaluation data repeats forever, as in the original (which
             evaluates a fixed number of steps). Training data always repeats.
+        masker: A `bert_tf.dynamic_masking.DynamicMasker` to draw the masked-LM features anew
+            in every epoch (dynamic masking), or None to use the records' own. Every record is
+            then tagged with its epoch (passes over the file list), the index of its file in
+            `input_files` and its index in that file, which seed its masks.
 
     Returns:
         A dataset of dicts: int32 `input_ids`, `input_mask`, `segment_ids` of shape
@@ -470,29 +475,52 @@ def pretraining_dataset(
     if deterministic is None:
         deterministic = not is_training
 
-    if not is_training:
-        dataset = tf.data.TFRecordDataset(files)
-        if repeat_eval:
-            dataset = dataset.repeat()
+    repeat = is_training or repeat_eval
+    if masker is None:
+        paths = tf.data.Dataset.from_tensor_slices(tf.constant(files))
+        paths = paths.repeat() if repeat else paths
+
+        def read(path):
+            return tf.data.TFRecordDataset(path)
+
+        def parse(record):
+            return decode_record(record, spec)
+
     else:
-        dataset = tf.data.Dataset.from_tensor_slices(tf.constant(files))
-        dataset = dataset.repeat()
-        dataset = dataset.shuffle(buffer_size=len(files), seed=seed)
+        # (epoch, file index, path): the n-th file of the repeated list is in epoch n // files.
+        indexed = tf.data.Dataset.from_tensor_slices(
+            (tf.range(len(files), dtype=tf.int64), tf.constant(files))
+        )
+        indexed = indexed.repeat() if repeat else indexed
+        paths = indexed.enumerate().map(lambda n, file: (n // len(files), *file))
+
+        def read(epoch, file_index, path):
+            return (
+                tf.data.TFRecordDataset(path)
+                .enumerate()
+                .map(lambda index, record: (epoch, file_index, index, record))
+            )
+
+        def parse(epoch, file_index, index, record):
+            return masker.prepare(decode_record(record, spec), epoch, file_index, index)
+
+    if not is_training:
+        dataset = paths.flat_map(read)
+    else:
+        paths = paths.shuffle(buffer_size=len(files), seed=seed)
         readers = min(num_cpu_threads, len(files))
-        dataset = dataset.interleave(
-            lambda path: tf.data.TFRecordDataset(path),
+        dataset = paths.interleave(
+            read,
             cycle_length=readers,
             num_parallel_calls=readers,
             deterministic=deterministic,
         )
         dataset = dataset.shuffle(buffer_size=100, seed=seed)
 
-    dataset = dataset.map(
-        lambda record: decode_record(record, spec),
-        num_parallel_calls=num_cpu_threads,
-        deterministic=True,
-    )
+    dataset = dataset.map(parse, num_parallel_calls=num_cpu_threads, deterministic=True)
     dataset = dataset.batch(batch_size, drop_remainder=True)
+    if masker is not None:
+        dataset = dataset.map(masker.mask, num_parallel_calls=num_cpu_threads, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

@@ -197,3 +197,24 @@ def test_killed_process_resumes_to_the_same_end(setup):
     final = sorted(int(p.name.split("-")[1].split(".")[0]) for p in out.glob("model.ckpt-*.index"))
     assert final == list(range(5, 401, 5))
     assert int(tf.train.load_checkpoint(str(out / "model.ckpt-400")).get_tensor("global_step")) == 400
+
+
+def test_dynamic_masking_trains_and_evaluates(setup):
+    # The records' ids: 2 is [CLS], 3 is [SEP]; 99 tokens as the tiny config's vocab_size.
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(94)]
+    (setup / "vocab.txt").write_text("\n".join(tokens) + "\n")
+    out = setup / "dynamic"
+    _main(
+        setup, do_train=True, do_eval=True, num_train_steps=2, save_checkpoints_steps=2, max_eval_steps=1,
+        output_dir=str(out), dynamic_masking=True, vocab_file=str(setup / "vocab.txt"),
+        masked_lm_prob=0.15, do_whole_word_mask=False, random_seed=12345,
+    )
+    assert int(tf.train.load_checkpoint(str(out / "model.ckpt-2")).get_tensor("global_step")) == 2
+    results = _eval_results(out / "eval_results.txt")
+    assert results["global_step"] == 2 and results["masked_lm_loss"] > 0
+
+    too_big = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(200)]
+    (setup / "big_vocab.txt").write_text("\n".join(too_big) + "\n")
+    with pytest.raises(ValueError, match="vocab_size=99"):
+        _main(setup, do_eval=True, output_dir=str(setup / "bad"), dynamic_masking=True,
+              vocab_file=str(setup / "big_vocab.txt"))
