@@ -20,6 +20,9 @@ On Dataflow (inputs and outputs on gs://; there `--num_workers` is Dataflow's wo
       --setup_file=./pyproject.toml --num_workers=20
 """
 
+import bert_tf.startup  # first: imports TensorFlow without its start-up notices
+
+# isort: split
 from absl import flags, logging
 
 import create_pretraining_data  # Defines the flags this script shares with it.
@@ -65,8 +68,7 @@ def main(argv: list[str]) -> None:
     """Reads the flags and runs the pipeline (see the module docstring)."""
     from bert_tf import beam_pipeline  # After the flags, so --help works without Beam.
 
-    if not FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.INFO)
+    bert_tf.startup.default_verbosity()
     vocab_file = cli.require_file(FLAGS.vocab_file, "vocab_file")
     input_files = beam_pipeline.ordered_input_files(FLAGS.input_file or "")
     output_files = [path.strip() for path in (FLAGS.output_file or "").split(",") if path.strip()]
