@@ -20,7 +20,7 @@ Example:
 
 from absl import flags, logging
 
-from bert_tf import checkpoints, cli, export, tokenization
+from bert_tf import checkpoints, cli, embeddings, export, tokenization
 from bert_tf.modeling import BertConfig
 from bert_tf.tasks import conll, glue
 
@@ -60,6 +60,14 @@ flags.DEFINE_bool(
     "Whether serving_default takes text_b too. Default: from the task (classifier), False "
     "(encoder); SQuAD always takes text_a (question) and text_b (context).",
 )
+flags.DEFINE_enum(
+    "pooling",
+    "mean",
+    list(embeddings.POOLINGS),
+    "Encoder only: how the sentence_embedding output pools the last layer over the input "
+    "mask's positions (mean as sentence-transformers; max; cls: the [CLS] vector).",
+)
+flags.DEFINE_bool("normalize", False, "Encoder only: unit-length sentence_embedding.")
 flags.DEFINE_string("xnli_language", "zh", "XNLI only: accepted for run_classifier.py parity.")
 
 
@@ -109,6 +117,8 @@ def main(_):
         max_query_length=FLAGS.max_query_length,
         version=FLAGS.export_version,
         num_choices=FLAGS.num_choices,
+        pooling=FLAGS.pooling,
+        normalize=FLAGS.normalize,
     )
     logging.info("Exported %s (%s) to %s", FLAGS.init_checkpoint, FLAGS.model_type, path)
     print(path)

@@ -40,6 +40,11 @@ with context on both sides) are for offline prediction. A checkpoint of the feat
 (``lstm_0/...`` variables) is exported as `heads.BertFeatureTagger`, its sizes read from the
 checkpoint.
 
+The ``encoder`` adds ``sentence_embedding`` ``[batch, hidden]`` to ``pooled_output`` and
+``sequence_output`` in all three signatures: the last layer pooled over the positions the
+input mask keeps, with the pooling chosen at export (``mean`` by default, ``max`` or ``cls``,
+optionally L2-normalised; `bert_tf.embeddings.pool`, recorded in ``export_config.json``).
+
 The ``multiple_choice`` model (run_swag.py's `heads.BertMultipleChoice`) scores candidate
 endings. Its ``serving_default`` takes ``context`` (string ``[batch]``, text A: SWAG's
 ``sent1``) and ``endings`` (string ``[batch, num_choices]``, each candidate's whole text B).
@@ -78,7 +83,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from bert_tf import checkpoints, heads, records, text_graph
+from bert_tf import checkpoints, embeddings, heads, records, text_graph
 from bert_tf.modeling import BertConfig, BertModel
 
 __all__ = [
@@ -257,8 +262,13 @@ class _ServingModule(tf.Module):
         max_query_length: int,
         asset_paths: Mapping[str, str],
         num_choices: int = 4,
+        pooling: str = "mean",
+        normalize: bool = False,
     ) -> None:
         super().__init__(name="bert_serving")
+        # The encoder's sentence_embedding output (None for the other model types).
+        self._pooling = embeddings.check_pooling(pooling) if model_type == "encoder" else None
+        self._normalize = bool(normalize)
         # The Keras model is held out of tracking: only the tf.Variables the signatures read are
         # saved (below), as keras.export does. Saved as a tracked Keras model, its variables are
         # restored by tf.saved_model.load but not by the session-based loader of TF Serving and
@@ -323,7 +333,12 @@ class _ServingModule(tf.Module):
 
     def _run(self, features: Mapping[str, tf.Tensor]) -> dict:
         outputs = self._model.value(dict(features), training=False)
-        return _model_type(self._type_name).outputs(outputs, self.label_strings)
+        result = _model_type(self._type_name).outputs(outputs, self.label_strings)
+        if self._pooling:
+            result["sentence_embedding"] = embeddings.pool(
+                outputs["sequence_output"], features["input_mask"], self._pooling, self._normalize
+            )
+        return result
 
     def _serve_token_ids(self, input_ids, input_mask, segment_ids):
         return self._run(
@@ -511,6 +526,8 @@ def build_serving_module(
     max_query_length: int = 64,
     work_dir: str | None = None,
     num_choices: int = 4,
+    pooling: str = "mean",
+    normalize: bool = False,
 ) -> _ServingModule:
     """Wraps a built, loaded Keras model into the module `write_saved_model` saves.
 
@@ -529,6 +546,9 @@ def build_serving_module(
         work_dir: Folder for the asset files written here (labels, configs); must live until
             the module is saved. A fresh temporary folder when None.
         num_choices: Multiple choice: endings per record that ``serve_examples`` parses.
+        pooling: Encoder: how ``sentence_embedding`` pools the last layer (``mean``, ``max``,
+            ``cls``; see `bert_tf.embeddings.pool`).
+        normalize: Encoder: whether ``sentence_embedding`` has unit L2 norm.
 
     Returns:
         The module; its `signatures()` are what `write_saved_model` exports.
@@ -544,6 +564,11 @@ def build_serving_module(
         "pair_input": bool(pair_input or MODEL_TYPES[model_type].text in ("squad", "choices")),
         "labels": labels,
         **({"num_choices": int(num_choices)} if MODEL_TYPES[model_type].text == "choices" else {}),
+        **(
+            {"pooling": embeddings.check_pooling(pooling), "normalize": bool(normalize)}
+            if model_type == "encoder"
+            else {}
+        ),
         "signatures": [SIGNATURE_TEXT, SIGNATURE_TOKEN_IDS, SIGNATURE_EXAMPLES],
     }
     written = {
@@ -567,6 +592,8 @@ def build_serving_module(
         max_query_length,
         asset_paths,
         num_choices=num_choices,
+        pooling=pooling,
+        normalize=normalize,
     )
 
 
@@ -680,6 +707,8 @@ def export_saved_model(
     max_query_length: int = 64,
     version: int | None = None,
     num_choices: int = 4,
+    pooling: str = "mean",
+    normalize: bool = False,
 ) -> str:
     """Builds the model of `model_type`, loads a checkpoint into it and exports it.
 
@@ -702,6 +731,8 @@ def export_saved_model(
         max_query_length: SQuAD: question tokens kept.
         version: See `write_saved_model`.
         num_choices: Multiple choice: endings per record ``serve_examples`` parses (SWAG: 4).
+        pooling: Encoder: the pooling of ``sentence_embedding`` (``mean``, ``max``, ``cls``).
+        normalize: Encoder: unit-length ``sentence_embedding``.
 
     Returns:
         The path of the version folder written.
@@ -731,6 +762,8 @@ def export_saved_model(
             max_query_length=max_query_length,
             work_dir=work_dir,
             num_choices=num_choices,
+            pooling=pooling,
+            normalize=normalize,
         )
         return write_saved_model(module, export_dir, version)
 
