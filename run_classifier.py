@@ -196,7 +196,15 @@ def main(_):
 
     if FLAGS.export_dir:
         labels, pair_input = export.glue_task_inputs(processor)
-        cli.export_fine_tuned("classifier", config, step, labels=labels, pair_input=pair_input)
+        cli.export_fine_tuned(
+            "classifier",
+            config,
+            step,
+            labels=labels,
+            pair_input=pair_input,
+            doc_stride=FLAGS.doc_stride,
+            window_pooling=FLAGS.window_pooling,
+        )
 
 
 def _loss(outputs, features, total):

@@ -37,6 +37,8 @@ def _main(folder, export_dir, **overrides):
         "xnli_language": "zh",
         "pooling": "mean",
         "normalize": False,
+        "doc_stride": 0,
+        "window_pooling": "mean",
     }
     values.update(overrides)
     if not FLAGS.is_parsed():
