@@ -134,7 +134,9 @@ class SentenceEncoder:
             do_lower_case: None: from the Hugging Face ``tokenizer_config.json``, else from the
                 folder name (``cased`` in it means False), else True.
             dtype: A Keras dtype policy for the model, e.g. ``"mixed_bfloat16"``.
-            **kwargs: ``max_seq_length``, ``pooling``, ``normalize`` (see the class).
+            **kwargs: ``max_seq_length`` (default: a sentence-transformers folder's
+                ``sentence_bert_config.json`` value, else 128), ``pooling``, ``normalize``
+                (see the class).
 
         Raises:
             FileNotFoundError: If the folder holds neither layout.
@@ -158,6 +160,10 @@ class SentenceEncoder:
             )
         if do_lower_case is None:
             do_lower_case = _folder_lower_case(folder)
+        sentence_config = os.path.join(folder, "sentence_bert_config.json")
+        if "max_seq_length" not in kwargs and os.path.exists(sentence_config):
+            with open(sentence_config, encoding="utf-8") as f:  # sentence-transformers' length
+                kwargs["max_seq_length"] = int(json.load(f).get("max_seq_length", 128))
         return cls(model, tokenization.FullTokenizer(vocab, do_lower_case), **kwargs)
 
     def token_ids(self, text: str) -> list[int]:
@@ -167,7 +173,11 @@ class SentenceEncoder:
 
     def _encode_batch(self, input_ids, input_mask):
         outputs = self.model(
-            {"input_ids": input_ids, "input_mask": input_mask, "segment_ids": tf.zeros_like(input_ids)},
+            {
+                "input_ids": input_ids,
+                "input_mask": input_mask,
+                "segment_ids": tf.zeros_like(input_ids),
+            },
             training=False,
         )
         return pool(outputs["sequence_output"], input_mask, self.pooling, self.normalize)
