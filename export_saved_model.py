@@ -69,9 +69,10 @@ flags.DEFINE_bool(
 flags.DEFINE_enum(
     "pooling",
     "mean",
-    list(embeddings.POOLINGS),
+    ["none", *embeddings.POOLINGS],
     "Encoder only: how the sentence_embedding output pools the last layer over the input "
-    "mask's positions (mean as sentence-transformers; max; cls: the [CLS] vector).",
+    "mask's positions (mean as sentence-transformers; max; cls: the [CLS] vector; none: no "
+    "sentence_embedding output).",
 )
 flags.DEFINE_bool("normalize", False, "Encoder only: unit-length sentence_embedding.")
 flags.DEFINE_integer(

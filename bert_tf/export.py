@@ -280,8 +280,10 @@ class _ServingModule(tf.Module):
         super().__init__(name="bert_serving")
         self.doc_stride = int(doc_stride)
         self._window_pooling = window_pooling
-        # The encoder's sentence_embedding output (None for the other model types).
-        self._pooling = embeddings.check_pooling(pooling) if model_type == "encoder" else None
+        # The encoder's sentence_embedding output (None: no such output, as for other types).
+        self._pooling = None
+        if model_type == "encoder" and pooling not in (None, "none"):
+            self._pooling = embeddings.check_pooling(pooling)
         self._normalize = bool(normalize)
         # The Keras model is held out of tracking: only the tf.Variables the signatures read are
         # saved (below), as keras.export does. Saved as a tracked Keras model, its variables are
@@ -649,7 +651,7 @@ def build_serving_module(
             the module is saved. A fresh temporary folder when None.
         num_choices: Multiple choice: endings per record that ``serve_examples`` parses.
         pooling: Encoder: how ``sentence_embedding`` pools the last layer (``mean``, ``max``,
-            ``cls``; see `bert_tf.embeddings.pool`).
+            ``cls``; see `bert_tf.embeddings.pool`); ``none`` leaves that output out.
         normalize: Encoder: whether ``sentence_embedding`` has unit L2 norm.
         doc_stride: Classifier: 0 truncates long texts; N > 0 cuts them into windows whose
             starts are N WordPieces apart (run_classifier.py ``--doc_stride``).
@@ -671,7 +673,7 @@ def build_serving_module(
         "labels": labels,
         **({"num_choices": int(num_choices)} if MODEL_TYPES[model_type].text == "choices" else {}),
         **(
-            {"pooling": embeddings.check_pooling(pooling), "normalize": bool(normalize)}
+            {"pooling": pooling or "none", "normalize": bool(normalize)}
             if model_type == "encoder"
             else {}
         ),
@@ -860,7 +862,8 @@ def export_saved_model(
         max_query_length: SQuAD: question tokens kept.
         version: See `write_saved_model`.
         num_choices: Multiple choice: endings per record ``serve_examples`` parses (SWAG: 4).
-        pooling: Encoder: the pooling of ``sentence_embedding`` (``mean``, ``max``, ``cls``).
+        pooling: Encoder: the pooling of ``sentence_embedding`` (``mean``, ``max``, ``cls``;
+            ``none``: no such output).
         normalize: Encoder: unit-length ``sentence_embedding``.
         doc_stride: Classifier: windows over long texts in ``serving_default`` (0: truncate).
         window_pooling: Classifier with windows: how window logits combine (mean, max).
