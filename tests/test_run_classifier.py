@@ -384,6 +384,7 @@ def test_bad_input_errors(google_folder, tmp_path):
             "Checkpoint not found",
         ),
         (dict(do_train=True, train_batch_size=64), ValueError, "gives no training step"),
+        ({"do_train": True, "doc_stride": -1}, ValueError, r"--doc_stride must be 0 \(off\)"),
     ]
     for overrides, error, message in cases:
         folder = overrides.pop("data_dir", data)
