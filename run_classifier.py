@@ -266,11 +266,17 @@ def _run_set(trainer, processor, tokenizer, split: str, kind: str, suffix: str, 
         real = len(examples)
     phase = "evaluation" if kind == "eval" else "prediction"
     logging.info("***** Running %s on %s *****", phase, split)
-    if doc_windows is not None:
-        logging.info("  Num examples = %d, in %d windows", len(examples), real)
-    logging.info(
-        "  Num features = %d (%d actual, %d padding)", len(features), real, len(features) - real
-    )
+    if doc_windows is None:
+        logging.info(
+            "  Num examples = %d (%d actual, %d padding)", len(features), real, len(features) - real
+        )
+    else:
+        logging.info(
+            "  Num examples = %d, in %d windows (+%d padding)",
+            len(examples),
+            real,
+            len(features) - real,
+        )
     logging.info("  Batch size = %d", batch_size)
     dataset = records.classifier_dataset(
         path,

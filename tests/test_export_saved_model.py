@@ -85,9 +85,6 @@ def test_encoder_export_pooling_flags(google_folder, tmp_path):
     want = np.stack([h[m > 0].max(0) for h, m in zip(hidden, mask)])
     want /= np.linalg.norm(want, axis=1, keepdims=True)
     np.testing.assert_allclose(served["sentence_embedding"], want, atol=1e-6)
-    # --pooling=none leaves the output out.
-    _main(google_folder, tmp_path / "export", pooling="none")
-    assert "sentence_embedding" not in export.load(str(tmp_path / "export"))(["the cat"])
 
 
 @pytest.mark.parametrize(
