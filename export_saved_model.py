@@ -6,6 +6,9 @@ the tagger's sentences ``text``, or the multiple-choice ``context`` and ``ending
 ``[batch, num_choices]``, tokenized in the graph exactly as `FullTokenizer` does),
 ``serve_token_ids`` (``input_ids``, ``input_mask``, ``segment_ids``) and ``serve_examples``
 (serialized ``tf.Example``s with Google's feature names). The SavedModel loads with ``tensorflow`` and ``tensorflow_text`` only.
+The encoder adds a ``sentence_embedding`` output (--pooling, --normalize); a classifier trained
+with run_classifier.py --doc_stride is exported with the same --doc_stride and --window_pooling
+so that serving_default windows long texts as evaluation did.
 
 Example:
     python export_saved_model.py --model_type=classifier --task_name=MRPC \
@@ -16,6 +19,9 @@ Example:
       --bert_config_file=$BERT_DIR/bert_config.json --vocab_file=$BERT_DIR/vocab.txt \
       --init_checkpoint=/tmp/ner_output/model.ckpt-1316 --max_seq_length=128 \
       --export_dir=/tmp/ner_export
+    python export_saved_model.py --model_type=encoder --pooling=mean --normalize \
+      --bert_config_file=$MINILM/bert_config.json --vocab_file=$MINILM/vocab.txt \
+      --init_checkpoint=$MINILM/bert_model.ckpt --max_seq_length=256 --export_dir=/tmp/minilm
 """
 
 import bert_tf.startup  # first: imports TensorFlow without its start-up notices
@@ -23,9 +29,9 @@ import bert_tf.startup  # first: imports TensorFlow without its start-up notices
 # isort: split
 from absl import flags, logging
 
-from bert_tf import checkpoints, cli, export, tokenization
+from bert_tf import checkpoints, cli, embeddings, export, tokenization
 from bert_tf.modeling import BertConfig
-from bert_tf.tasks import conll, glue
+from bert_tf.tasks import conll, glue, windows
 
 FLAGS = flags.FLAGS
 
@@ -62,6 +68,27 @@ flags.DEFINE_bool(
     None,
     "Whether serving_default takes text_b too. Default: from the task (classifier), False "
     "(encoder); SQuAD always takes text_a (question) and text_b (context).",
+)
+flags.DEFINE_enum(
+    "pooling",
+    "mean",
+    ["none", *embeddings.POOLINGS],
+    "Encoder only: how the sentence_embedding output pools the last layer over the input "
+    "mask's positions (mean as sentence-transformers; max; cls: the [CLS] vector; none: no "
+    "sentence_embedding output).",
+)
+flags.DEFINE_bool("normalize", False, "Encoder only: unit-length sentence_embedding.")
+flags.DEFINE_integer(
+    "doc_stride",
+    0,
+    "Classifier only: run_classifier.py's --doc_stride. N > 0: serving_default cuts a long text "
+    "into windows whose starts are N WordPieces apart and combines their logits; 0 truncates.",
+)
+flags.DEFINE_enum(
+    "window_pooling",
+    "mean",
+    list(windows.WINDOW_POOLINGS),
+    "Classifier with --doc_stride: how a text's window logits combine (run_classifier.py's).",
 )
 flags.DEFINE_string("xnli_language", "zh", "XNLI only: accepted for run_classifier.py parity.")
 
@@ -112,6 +139,10 @@ def main(_):
         max_query_length=FLAGS.max_query_length,
         version=FLAGS.export_version,
         num_choices=FLAGS.num_choices,
+        pooling=FLAGS.pooling,
+        normalize=FLAGS.normalize,
+        doc_stride=FLAGS.doc_stride,
+        window_pooling=FLAGS.window_pooling,
     )
     logging.info("Exported %s (%s) to %s", FLAGS.init_checkpoint, FLAGS.model_type, path)
     print(path)

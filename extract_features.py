@@ -5,6 +5,11 @@ Example:
       --vocab_file=$BERT_DIR/vocab.txt --bert_config_file=$BERT_DIR/bert_config.json \
       --init_checkpoint=$BERT_DIR/bert_model.ckpt --layers=-1,-2,-3,-4 \
       --max_seq_length=128 --batch_size=8
+
+    # One sentence embedding per line (mean over the last layer, unit length):
+    python extract_features.py --input_file=input.txt --output_file=embeddings.jsonl \
+      --vocab_file=$BERT_DIR/vocab.txt --bert_config_file=$BERT_DIR/bert_config.json \
+      --init_checkpoint=$BERT_DIR/bert_model.ckpt --pooling=mean --normalize
 """
 
 import bert_tf.startup  # first: imports TensorFlow without its start-up notices
@@ -12,7 +17,7 @@ import bert_tf.startup  # first: imports TensorFlow without its start-up notices
 # isort: split
 from absl import flags, logging
 
-from bert_tf import checkpoints, cli, extract, tokenization
+from bert_tf import checkpoints, cli, embeddings, extract, tokenization
 from bert_tf.modeling import BertConfig, BertModel
 
 FLAGS = flags.FLAGS
@@ -26,6 +31,16 @@ flags.DEFINE_string("init_checkpoint", None, "Checkpoint prefix, e.g. $BERT_DIR/
 flags.DEFINE_string("vocab_file", None, "The vocab.txt the model was trained with.")
 flags.DEFINE_bool("do_lower_case", True, "Lower-case input (True for uncased models).")
 flags.DEFINE_integer("batch_size", 32, "Sequences per prediction batch.")
+# Beyond the original.
+flags.DEFINE_enum(
+    "pooling",
+    "none",
+    ["none", *embeddings.POOLINGS],
+    "none: the original's per-token features. mean/max/cls: one vector per input line, pooled "
+    "over the tokens the input mask keeps ([CLS] and [SEP] included) of the last layer, or of "
+    "the one layer --layers names when given (see bert_tf/embeddings.py).",
+)
+flags.DEFINE_bool("normalize", False, "With --pooling: scale each vector to unit L2 norm.")
 flags.DEFINE_bool("use_tpu", False, "Accepted for compatibility; TPUs are reached via tf.distribute.")
 flags.DEFINE_string("master", None, "Accepted for compatibility; unused.")
 flags.DEFINE_integer("num_tpu_cores", 8, "Accepted for compatibility; unused.")
@@ -36,7 +51,16 @@ def main(_):
     bert_tf.startup.default_verbosity()
     config = BertConfig.from_json_file(cli.require_file(FLAGS.bert_config_file, "bert_config_file"))
     cli.check_max_seq_length(config, FLAGS.max_seq_length)
-    layer_indexes = extract.parse_layers(FLAGS.layers, config.num_hidden_layers)
+    pooling = None if FLAGS.pooling == "none" else FLAGS.pooling
+    if FLAGS.normalize and not pooling:
+        raise ValueError("--normalize needs --pooling=mean, max or cls")
+    layers = FLAGS.layers if FLAGS["layers"].present or not pooling else "-1"
+    layer_indexes = extract.parse_layers(layers, config.num_hidden_layers)
+    if pooling and len(layer_indexes) != 1:
+        raise ValueError(
+            f"--pooling={pooling} pools one layer; --layers={FLAGS.layers} names "
+            f"{len(layer_indexes)} (leave --layers out for the last layer)"
+        )
     tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case, FLAGS.init_checkpoint)
     tokenizer = tokenization.FullTokenizer(
         cli.require_file(FLAGS.vocab_file, "vocab_file"), do_lower_case=FLAGS.do_lower_case
@@ -49,8 +73,12 @@ def main(_):
         checkpoints.load_google_checkpoint(model, FLAGS.init_checkpoint)
     else:
         logging.warning("No --init_checkpoint: writing features of a randomly initialised model")
-    outputs = extract.run_layers(model, features, layer_indexes, FLAGS.batch_size)
-    count = extract.write_features(FLAGS.output_file, examples, features, layer_indexes, outputs)
+    outputs = extract.run_layers(
+        model, features, layer_indexes, FLAGS.batch_size, pooling, FLAGS.normalize
+    )
+    count = extract.write_features(
+        FLAGS.output_file, examples, features, layer_indexes, outputs, pooled=bool(pooling)
+    )
     logging.info("Wrote %d lines to %s", count, FLAGS.output_file)
 
 

@@ -26,6 +26,14 @@ their predictions are not written, and every batch has the same shape. ``eval_lo
 loss over real examples; ``loss`` is the mean of the batches' losses (each over its real
 examples). --random_seed (default 12345) makes reruns identical; the original was unseeded.
 
+Long texts (beyond the original): with --doc_stride=N a text longer than --max_seq_length is
+cut into overlapping windows as run_squad.py cuts documents (`bert_tf.tasks.windows`: the rule
+for pairs is there). Training uses every window with the text's label (an epoch is a pass over
+the windows); evaluation and prediction combine a text's window logits (--window_pooling) so
+every metric and output file stays per text; ``eval_loss`` and ``loss`` are then computed on the
+combined logits, in batches of --eval_batch_size texts. A text that fits gets the same single
+feature as without --doc_stride, so runs where every text fits give identical results.
+
 Example:
     python run_classifier.py --task_name=MRPC --do_train=true --do_eval=true \
       --data_dir=$GLUE_DIR/MRPC --vocab_file=$BERT_BASE_DIR/vocab.txt \
@@ -33,6 +41,10 @@ Example:
       --init_checkpoint=$BERT_BASE_DIR/bert_model.ckpt --max_seq_length=128 \
       --train_batch_size=32 --learning_rate=2e-5 --num_train_epochs=3.0 \
       --output_dir=/tmp/mrpc_output/
+
+    # Long reviews: windows of 128 WordPieces every 64, window logits averaged per review.
+    python run_classifier.py --task_name=SST-2 ... --max_seq_length=128 --doc_stride=64 \
+      --window_pooling=mean
 """
 
 import bert_tf.startup  # first: imports TensorFlow without its start-up notices
@@ -47,7 +59,7 @@ from absl import flags, logging
 
 from bert_tf import checkpoints, cli, export, heads, metrics, records, tokenization, training
 from bert_tf.modeling import BertConfig
-from bert_tf.tasks import glue
+from bert_tf.tasks import glue, windows
 
 FLAGS = flags.FLAGS
 
@@ -71,6 +83,19 @@ flags.DEFINE_bool(
     "Cut each batch to its longest example (rounded up to 8 tokens) instead of max_seq_length: "
     "the same results up to float rounding, faster when most examples are short. Off keeps "
     "the original's fixed shapes (what TPUs need).",
+)
+flags.DEFINE_integer(
+    "doc_stride",
+    0,
+    "0 (default): truncate long texts as the original. N > 0: cut a text longer than "
+    "max_seq_length into windows whose starts are N WordPieces apart, as run_squad.py "
+    "(see bert_tf/tasks/windows.py; for pairs the longer text is windowed).",
+)
+flags.DEFINE_enum(
+    "window_pooling",
+    "mean",
+    list(windows.WINDOW_POOLINGS),
+    "With --doc_stride: how a text's window logits combine for evaluation and prediction.",
 )
 
 # Variables a pretrained checkpoint lacks: the classifier starts them fresh.
@@ -97,6 +122,8 @@ def _validate() -> tuple[glue.GlueProcessor, BertConfig]:
         raise ValueError(f"--num_train_epochs must be positive, got {FLAGS.num_train_epochs}")
     if not 0.0 <= FLAGS.warmup_proportion <= 1.0:
         raise ValueError(f"--warmup_proportion must be in [0, 1], got {FLAGS.warmup_proportion}")
+    if FLAGS.doc_stride < 0:
+        raise ValueError(f"--doc_stride must be 0 (off) or positive, got {FLAGS.doc_stride}")
     if FLAGS.init_checkpoint:
         checkpoints.list_checkpoint(FLAGS.init_checkpoint)  # Fails now, naming the path.
     return processor, config
@@ -118,9 +145,16 @@ def main(_):
     num_train_steps = num_warmup_steps = 0
     if FLAGS.do_train:
         train_examples = processor.get_train_examples(FLAGS.data_dir)
-        num_train_steps, num_warmup_steps = cli.fine_tuning_steps(len(train_examples))
         train_file = os.path.join(output_dir, records.CLASSIFIER_RECORD_FILES["train"])
-        _write_records(train_examples, processor, tokenizer, train_file)
+        if FLAGS.doc_stride:
+            train_windows = _convert_windows(train_examples, processor, tokenizer).features
+            _write_features(train_windows, processor, train_file)
+            num_train_steps, num_warmup_steps = cli.fine_tuning_steps(
+                len(train_windows), "train windows"
+            )
+        else:
+            num_train_steps, num_warmup_steps = cli.fine_tuning_steps(len(train_examples))
+            _write_records(train_examples, processor, tokenizer, train_file)
 
     trainer = cli.make_trainer(
         model_fn=lambda: heads.BertClassifier(config, processor.num_labels, dtype=policy),
@@ -165,7 +199,15 @@ def main(_):
 
     if FLAGS.export_dir:
         labels, pair_input = export.glue_task_inputs(processor)
-        cli.export_fine_tuned("classifier", config, step, labels=labels, pair_input=pair_input)
+        cli.export_fine_tuned(
+            "classifier",
+            config,
+            step,
+            labels=labels,
+            pair_input=pair_input,
+            doc_stride=FLAGS.doc_stride,
+            window_pooling=FLAGS.window_pooling,
+        )
 
 
 def _loss(outputs, features, total):
@@ -177,31 +219,67 @@ def _write_records(examples, processor, tokenizer, path: str) -> list:
     features = glue.convert_examples_to_features(
         examples, processor, FLAGS.max_seq_length, tokenizer
     )
+    _write_features(features, processor, path)
+    return features
+
+
+def _write_features(features, processor, path: str) -> None:
     records.write_classifier_examples(
         path, (glue.feature_values(f) for f in features), regression=processor.is_regression
     )
-    return features
+
+
+def _convert_windows(examples, processor, tokenizer) -> windows.Windows:
+    return windows.convert_examples_to_windows(
+        examples, processor, FLAGS.max_seq_length, tokenizer, FLAGS.doc_stride
+    )
+
+
+def _window_features(examples, processor, tokenizer, batch_size: int):
+    """--doc_stride: the windows of `examples`, padded to whole batches of windows."""
+    doc_windows = _convert_windows(examples, processor, tokenizer)
+    padding = [glue.PaddingInputExample()] * (-len(doc_windows.features) % batch_size)
+    features = doc_windows.features + glue.convert_examples_to_features(
+        padding, processor, FLAGS.max_seq_length, tokenizer
+    )
+    return doc_windows, features
 
 
 def _run_set(trainer, processor, tokenizer, split: str, kind: str, suffix: str, batch_size: int):
     """Predicts one set, padded to whole batches, through its record file.
 
+    With --doc_stride the outputs are per example (its windows combined), without padding.
+
     Returns:
-        (real examples, features with padding, {output name: array over all features}).
+        (real examples, label ids, is_real (1 or 0 per row), {output name: array}), the last
+        three over the same rows: every feature (padding included) or every example.
     """
     examples = processor.get_examples(FLAGS.data_dir, split)
-    padded = glue.pad_to_batch(examples, batch_size)
     name = records.CLASSIFIER_RECORD_FILES[kind].replace(".tf_record", f"{suffix}.tf_record")
     path = os.path.join(FLAGS.output_dir, name)
-    features = _write_records(padded, processor, tokenizer, path)
+    doc_windows = None
+    if FLAGS.doc_stride:
+        doc_windows, features = _window_features(examples, processor, tokenizer, batch_size)
+        _write_features(features, processor, path)
+        real = len(doc_windows.features)
+    else:
+        features = _write_records(
+            glue.pad_to_batch(examples, batch_size), processor, tokenizer, path
+        )
+        real = len(examples)
     phase = "evaluation" if kind == "eval" else "prediction"
     logging.info("***** Running %s on %s *****", phase, split)
-    logging.info(
-        "  Num examples = %d (%d actual, %d padding)",
-        len(padded),
-        len(examples),
-        len(padded) - len(examples),
-    )
+    if doc_windows is None:
+        logging.info(
+            "  Num examples = %d (%d actual, %d padding)", len(features), real, len(features) - real
+        )
+    else:
+        logging.info(
+            "  Num examples = %d, in %d windows (+%d padding)",
+            len(examples),
+            real,
+            len(features) - real,
+        )
     logging.info("  Batch size = %d", batch_size)
     dataset = records.classifier_dataset(
         path,
@@ -213,13 +291,23 @@ def _run_set(trainer, processor, tokenizer, split: str, kind: str, suffix: str, 
     )
     batches = list(trainer.predict(dataset))
     outputs = {key: np.concatenate([b[key] for b in batches], axis=0) for key in batches[0]}
-    if len(outputs["logits"]) != len(padded):
-        raise RuntimeError(f"{path}: predicted {len(outputs['logits'])} of {len(padded)} records")
-    return examples, features, outputs
+    if len(outputs["logits"]) != len(features):
+        raise RuntimeError(f"{path}: predicted {len(outputs['logits'])} of {len(features)} records")
+    if doc_windows is None:
+        label_ids = np.array([f.label_id for f in features])
+        return examples, label_ids, np.array([int(f.is_real_example) for f in features]), outputs
+    outputs = windows.document_outputs(
+        {key: value[:real] for key, value in outputs.items()},
+        doc_windows,
+        FLAGS.window_pooling,
+        processor.is_regression,
+    )
+    label_ids = np.array([processor.label_id(example) for example in examples])
+    return examples, label_ids, np.ones(len(examples), np.int64), outputs
 
 
 def _evaluate(trainer, processor, tokenizer, output_set: glue.OutputSet, step: int) -> dict:
-    _, features, outputs = _run_set(
+    _, label_ids, is_real, outputs = _run_set(
         trainer,
         processor,
         tokenizer,
@@ -229,10 +317,7 @@ def _evaluate(trainer, processor, tokenizer, output_set: glue.OutputSet, step: i
         FLAGS.eval_batch_size,
     )
     results = processor.compute_metrics(
-        outputs["logits"],
-        np.array([f.label_id for f in features]),
-        np.array([int(f.is_real_example) for f in features]),
-        FLAGS.eval_batch_size,
+        outputs["logits"], label_ids, is_real, FLAGS.eval_batch_size
     )
     results["global_step"] = step
     path = os.path.join(FLAGS.output_dir, f"eval_results{output_set.suffix}.txt")
@@ -247,7 +332,7 @@ def _predict(trainer, processor, tokenizer, output_set: glue.OutputSet) -> None:
     if output_set.optional and processor.find_file(FLAGS.data_dir, output_set.split) is None:
         logging.info("No %s file found: skipping its predictions", output_set.split)
         return
-    examples, _, outputs = _run_set(
+    examples, _, _, outputs = _run_set(
         trainer,
         processor,
         tokenizer,

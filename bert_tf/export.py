@@ -40,6 +40,19 @@ with context on both sides) are for offline prediction. A checkpoint of the feat
 (``lstm_0/...`` variables) is exported as `heads.BertFeatureTagger`, its sizes read from the
 checkpoint.
 
+The ``encoder`` adds ``sentence_embedding`` ``[batch, hidden]`` to ``pooled_output`` and
+``sequence_output`` in all three signatures: the last layer pooled over the positions the
+input mask keeps, with the pooling chosen at export (``mean`` by default, ``max`` or ``cls``,
+optionally L2-normalised; `bert_tf.embeddings.pool`, recorded in ``export_config.json``).
+
+A ``classifier`` exported with ``doc_stride`` (run_classifier.py ``--doc_stride``) reads long
+texts as it was trained and evaluated: ``serving_default`` cuts every row into the windows of
+`bert_tf.tasks.windows` in the graph (single texts and pairs, the longer text of a pair
+windowed), runs each window and combines a row's window logits by ``window_pooling`` (mean or
+max); ``probabilities`` are the softmax of the combined logits, and ``num_windows`` says how
+many windows each row took. ``serve_token_ids`` and ``serve_examples`` take packed features,
+one window each, and return that window's outputs.
+
 The ``multiple_choice`` model (run_swag.py's `heads.BertMultipleChoice`) scores candidate
 endings. Its ``serving_default`` takes ``context`` (string ``[batch]``, text A: SWAG's
 ``sent1``) and ``endings`` (string ``[batch, num_choices]``, each candidate's whole text B).
@@ -78,8 +91,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from bert_tf import checkpoints, heads, records, text_graph
+from bert_tf import checkpoints, embeddings, heads, records, text_graph
 from bert_tf.modeling import BertConfig, BertModel
+from bert_tf.tasks import windows
 
 __all__ = [
     "EXAMPLES_KEY",
@@ -95,6 +109,7 @@ __all__ = [
     "glue_task_inputs",
     "latest_version",
     "load",
+    "window_features",
     "write_saved_model",
 ]
 
@@ -257,8 +272,19 @@ class _ServingModule(tf.Module):
         max_query_length: int,
         asset_paths: Mapping[str, str],
         num_choices: int = 4,
+        pooling: str = "mean",
+        normalize: bool = False,
+        doc_stride: int = 0,
+        window_pooling: str = "mean",
     ) -> None:
         super().__init__(name="bert_serving")
+        self.doc_stride = int(doc_stride)
+        self._window_pooling = window_pooling
+        # The encoder's sentence_embedding output (None: no such output, as for other types).
+        self._pooling = None
+        if model_type == "encoder" and pooling not in (None, "none"):
+            self._pooling = embeddings.check_pooling(pooling)
+        self._normalize = bool(normalize)
         # The Keras model is held out of tracking: only the tf.Variables the signatures read are
         # saved (below), as keras.export does. Saved as a tracked Keras model, its variables are
         # restored by tf.saved_model.load but not by the session-based loader of TF Serving and
@@ -323,7 +349,12 @@ class _ServingModule(tf.Module):
 
     def _run(self, features: Mapping[str, tf.Tensor]) -> dict:
         outputs = self._model.value(dict(features), training=False)
-        return _model_type(self._type_name).outputs(outputs, self.label_strings)
+        result = _model_type(self._type_name).outputs(outputs, self.label_strings)
+        if self._pooling:
+            result["sentence_embedding"] = embeddings.pool(
+                outputs["sequence_output"], features["input_mask"], self._pooling, self._normalize
+            )
+        return result
 
     def _serve_token_ids(self, input_ids, input_mask, segment_ids):
         return self._run(
@@ -361,6 +392,8 @@ class _ServingModule(tf.Module):
         )
 
     def _serve_single(self, text_a):
+        if self.doc_stride:
+            return self._serve_windows(self.tokenizer.tokenize(text_a), None)
         features = text_graph.pack_pairs(
             self.tokenizer.tokenize(text_a), None, self.max_seq_length, self._cls_id, self._sep_id
         )
@@ -369,10 +402,28 @@ class _ServingModule(tf.Module):
     def _serve_pair(self, text_a, text_b):
         with tf.control_dependencies([_same_batch(text_a, text_b)]):
             ids_a = self.tokenizer.tokenize(text_a)
+        if self.doc_stride:
+            return self._serve_windows(ids_a, self.tokenizer.tokenize(text_b))
         features = text_graph.pack_pairs(
             ids_a, self.tokenizer.tokenize(text_b), self.max_seq_length, self._cls_id, self._sep_id
         )
         return self._run(features)
+
+    def _serve_windows(self, ids_a, ids_b):
+        """A classifier over long texts: every window run, the logits combined per row."""
+        features, row, count = window_features(
+            ids_a, ids_b, self.max_seq_length, self.doc_stride, self._cls_id, self._sep_id
+        )
+        per_window = self._model.value(features, training=False)
+        combine = tf.math.segment_max if self._window_pooling == "max" else tf.math.segment_mean
+        logits = combine(per_window["logits"], row)
+        if "probabilities" in per_window:
+            combined = {"logits": logits, "probabilities": tf.nn.softmax(logits, axis=-1)}
+        else:  # a regression (STS-B): the combined score is the prediction
+            combined = {"logits": logits, "predictions": logits[:, 0]}
+        outputs = _classifier_outputs(combined, self.label_strings)
+        outputs["num_windows"] = tf.cast(count, tf.int32)
+        return outputs
 
     def _serve_question_context(self, text_a, text_b):
         """SQuAD: the question (cut to max_query_length) and the context's first window."""
@@ -483,6 +534,72 @@ class _ServingModule(tf.Module):
         return outputs
 
 
+def window_features(
+    ids_a: tf.RaggedTensor,
+    ids_b: tf.RaggedTensor | None,
+    max_seq_length: int,
+    doc_stride: int,
+    cls_id: int,
+    sep_id: int,
+) -> tuple[dict, tf.Tensor, tf.Tensor]:
+    """`tasks.windows.example_windows` in the graph, for a batch of token ids.
+
+    Args:
+        ids_a: `tf.RaggedTensor` of ids ``[batch, (n)]``, text A of each row.
+        ids_b: `tf.RaggedTensor` ``[batch, (m)]``, text B (empty rows: single texts), or None.
+        max_seq_length: Positions per window.
+        doc_stride: WordPieces between the starts of consecutive windows.
+        cls_id: Id of ``[CLS]``.
+        sep_id: Id of ``[SEP]``.
+
+    Returns:
+        (features: int32 ``input_ids``, ``input_mask``, ``segment_ids`` ``[windows,
+        max_seq_length]``, the windows of a row consecutive; row: int64 ``[windows]``, the
+        row of each window; count: int64 ``[batch]``, the windows of each row).
+    """
+    ids_a = ids_a.with_row_splits_dtype(tf.int64)
+    if ids_b is None:
+        ids_b = tf.RaggedTensor.from_row_lengths(
+            tf.zeros([0], ids_a.dtype), tf.zeros_like(ids_a.row_lengths()), validate=False
+        )
+    ids_b = ids_b.with_row_splits_dtype(tf.int64)
+    length_a, length_b = ids_a.row_lengths(), ids_b.row_lengths()
+    is_pair = length_b > 0
+    window_b = is_pair & (length_b >= length_a)  # the longer text, B on a tie
+    pair_room = max_seq_length - 3
+    longer = tf.where(window_b, length_b, length_a)
+    shorter = tf.where(
+        is_pair, tf.minimum(tf.where(window_b, length_a, length_b), pair_room // 2), 0
+    )
+    room = tf.where(is_pair, pair_room - shorter, max_seq_length - 2)
+    step = tf.minimum(tf.constant(doc_stride, tf.int64), room)
+    # squad.doc_spans_for: windows start 0, step, 2 step, ... until one reaches the end.
+    count = 1 + (tf.maximum(longer - room, 0) + step - 1) // step
+    row = tf.repeat(tf.range(tf.size(count, out_type=tf.int64)), count)
+    start = tf.ragged.range(count).flat_values * tf.gather(step, row)
+    piece = tf.minimum(tf.gather(room, row), tf.gather(longer, row) - start)
+    in_b, kept = tf.gather(window_b, row), tf.gather(shorter, row)
+
+    def cut(ids: tf.RaggedTensor, starts: tf.Tensor, lengths: tf.Tensor) -> tf.RaggedTensor:
+        offsets = tf.gather(ids.row_splits, row) + starts
+        positions = tf.ragged.range(offsets, offsets + lengths)
+        values = tf.gather(ids.flat_values, positions.flat_values)
+        return tf.RaggedTensor.from_row_splits(values, positions.row_splits, validate=False)
+
+    zero = tf.zeros_like(start)
+    segment_a = cut(ids_a, tf.where(in_b, zero, start), tf.where(in_b, kept, piece))
+    segment_b = cut(ids_b, tf.where(in_b, start, zero), tf.where(in_b, piece, kept))
+    input_ids, input_mask, segment_ids = text_graph.pack_inputs(
+        segment_a, segment_b, max_seq_length, cls_id, sep_id
+    )
+    features = {
+        "input_ids": tf.cast(input_ids, tf.int32),
+        "input_mask": input_mask,
+        "segment_ids": segment_ids,
+    }
+    return features, row, count
+
+
 class _Untracked:
     """Holds an object that `tf.Module` must not track."""
 
@@ -511,6 +628,10 @@ def build_serving_module(
     max_query_length: int = 64,
     work_dir: str | None = None,
     num_choices: int = 4,
+    pooling: str = "mean",
+    normalize: bool = False,
+    doc_stride: int = 0,
+    window_pooling: str = "mean",
 ) -> _ServingModule:
     """Wraps a built, loaded Keras model into the module `write_saved_model` saves.
 
@@ -529,11 +650,18 @@ def build_serving_module(
         work_dir: Folder for the asset files written here (labels, configs); must live until
             the module is saved. A fresh temporary folder when None.
         num_choices: Multiple choice: endings per record that ``serve_examples`` parses.
+        pooling: Encoder: how ``sentence_embedding`` pools the last layer (``mean``, ``max``,
+            ``cls``; see `bert_tf.embeddings.pool`); ``none`` leaves that output out.
+        normalize: Encoder: whether ``sentence_embedding`` has unit L2 norm.
+        doc_stride: Classifier: 0 truncates long texts; N > 0 cuts them into windows whose
+            starts are N WordPieces apart (run_classifier.py ``--doc_stride``).
+        window_pooling: Classifier with windows: ``mean`` or ``max`` of the window logits.
 
     Returns:
         The module; its `signatures()` are what `write_saved_model` exports.
     """
     _check_settings(model_type, bert_config, max_seq_length, max_query_length, labels, pair_input)
+    _check_windows(model_type, doc_stride, window_pooling)
     work_dir = work_dir or tempfile.mkdtemp(prefix="bert_export_")
     labels = [str(label) for label in labels]
     export_config = {
@@ -544,6 +672,16 @@ def build_serving_module(
         "pair_input": bool(pair_input or MODEL_TYPES[model_type].text in ("squad", "choices")),
         "labels": labels,
         **({"num_choices": int(num_choices)} if MODEL_TYPES[model_type].text == "choices" else {}),
+        **(
+            {"pooling": pooling or "none", "normalize": bool(normalize)}
+            if model_type == "encoder"
+            else {}
+        ),
+        **(
+            {"doc_stride": int(doc_stride), "window_pooling": window_pooling}
+            if model_type == "classifier"
+            else {}
+        ),
         "signatures": [SIGNATURE_TEXT, SIGNATURE_TOKEN_IDS, SIGNATURE_EXAMPLES],
     }
     written = {
@@ -567,7 +705,25 @@ def build_serving_module(
         max_query_length,
         asset_paths,
         num_choices=num_choices,
+        pooling=pooling,
+        normalize=normalize,
+        doc_stride=doc_stride,
+        window_pooling=window_pooling,
     )
+
+
+def _check_windows(model_type: str, doc_stride: int, window_pooling: str) -> None:
+    if doc_stride < 0:
+        raise ValueError(f"doc_stride must be 0 (truncate) or positive, got {doc_stride}")
+    if doc_stride and model_type != "classifier":
+        raise ValueError(
+            f"doc_stride={doc_stride}: windows over long texts are for model_type=classifier "
+            f"(run_classifier.py --doc_stride), not {model_type}"
+        )
+    if window_pooling not in windows.WINDOW_POOLINGS:
+        raise ValueError(
+            f"window_pooling={window_pooling!r} is not one of {', '.join(windows.WINDOW_POOLINGS)}"
+        )
 
 
 def _check_settings(
@@ -680,6 +836,10 @@ def export_saved_model(
     max_query_length: int = 64,
     version: int | None = None,
     num_choices: int = 4,
+    pooling: str = "mean",
+    normalize: bool = False,
+    doc_stride: int = 0,
+    window_pooling: str = "mean",
 ) -> str:
     """Builds the model of `model_type`, loads a checkpoint into it and exports it.
 
@@ -702,6 +862,11 @@ def export_saved_model(
         max_query_length: SQuAD: question tokens kept.
         version: See `write_saved_model`.
         num_choices: Multiple choice: endings per record ``serve_examples`` parses (SWAG: 4).
+        pooling: Encoder: the pooling of ``sentence_embedding`` (``mean``, ``max``, ``cls``;
+            ``none``: no such output).
+        normalize: Encoder: unit-length ``sentence_embedding``.
+        doc_stride: Classifier: windows over long texts in ``serving_default`` (0: truncate).
+        window_pooling: Classifier with windows: how window logits combine (mean, max).
 
     Returns:
         The path of the version folder written.
@@ -712,6 +877,7 @@ def export_saved_model(
     """
     kind = _model_type(model_type)
     _check_settings(model_type, bert_config, max_seq_length, max_query_length, labels, pair_input)
+    _check_windows(model_type, doc_stride, window_pooling)
     _new_version_path(export_dir, version)  # fails before the slow part
     num_labels = max(len(labels), 1)
     model = kind.build(bert_config, num_labels, checkpoints.list_checkpoint(init_checkpoint))
@@ -731,6 +897,10 @@ def export_saved_model(
             max_query_length=max_query_length,
             work_dir=work_dir,
             num_choices=num_choices,
+            pooling=pooling,
+            normalize=normalize,
+            doc_stride=doc_stride,
+            window_pooling=window_pooling,
         )
         return write_saved_model(module, export_dir, version)
 

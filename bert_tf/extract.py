@@ -6,6 +6,11 @@ Each output line is one input line::
       "values": [0.1234, ...]}, ...]}, ...]}
 
 ``linex_index`` keeps the original's spelling. Values are rounded to 6 decimals.
+
+With a pooling (`bert_tf.embeddings`), each line holds one vector for the whole input line
+instead, pooled from one layer::
+
+    {"linex_index": 0, "embedding": [0.1234, ...]}
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from bert_tf import embeddings
+from bert_tf.files import atomic_open
 from bert_tf.modeling import BertModel
 from bert_tf.tasks.common import InputExample, InputFeatures, convert_single_example, log_features
 
@@ -71,9 +78,18 @@ def parse_layers(layers: str, num_hidden_layers: int) -> list[int]:
 
 
 def run_layers(
-    model: BertModel, features: list[InputFeatures], layer_indexes: list[int], batch_size: int
+    model: BertModel,
+    features: list[InputFeatures],
+    layer_indexes: list[int],
+    batch_size: int,
+    pooling: str | None = None,
+    normalize: bool = False,
 ) -> Iterator[list[np.ndarray]]:
-    """Yields, for each feature in order, the chosen layers' outputs [seq_length, hidden]."""
+    """Yields, for each feature in order, the chosen layers' outputs [seq_length, hidden].
+
+    With a `pooling` (see `bert_tf.embeddings.pool`), each layer's output is pooled over the
+    feature's input mask instead: [hidden] per layer.
+    """
 
     @tf.function(reduce_retracing=True)
     def chosen_layers(input_ids, input_mask, segment_ids):
@@ -82,6 +98,10 @@ def run_layers(
             training=False,
         )
         layers = out["all_encoder_layers"]
+        if pooling:
+            return [
+                embeddings.pool(layers[i], input_mask, pooling, normalize) for i in layer_indexes
+            ]
         return [tf.cast(layers[i], tf.float32) for i in layer_indexes]
 
     for start in range(0, len(features), batch_size):
@@ -115,13 +135,32 @@ def feature_json(unique_id, feature: InputFeatures, layer_indexes, layer_outputs
     return json.dumps(line)
 
 
+def embedding_json(unique_id, vector: np.ndarray) -> str:
+    """One pooled output line: ``{"linex_index": i, "embedding": [...]}``, 6 decimals."""
+    line = collections.OrderedDict()
+    line["linex_index"] = unique_id
+    line["embedding"] = [round(float(x), 6) for x in vector]
+    return json.dumps(line)
+
+
 def write_features(
-    output_file: str, examples, features, layer_indexes, outputs_iter, log_every: int = 1000
+    output_file: str,
+    examples,
+    features,
+    layer_indexes,
+    outputs_iter,
+    log_every: int = 1000,
+    pooled: bool = False,
 ) -> int:
+    """Writes one JSON line per example (per-token features, or the embedding if `pooled`)."""
     count = 0
-    with tf.io.gfile.GFile(output_file, "w") as writer:
+    with atomic_open(output_file) as writer:
         for example, feature, outputs in zip(examples, features, outputs_iter):
-            writer.write(feature_json(example.guid, feature, layer_indexes, outputs) + "\n")
+            if pooled:
+                line = embedding_json(example.guid, outputs[0])
+            else:
+                line = feature_json(example.guid, feature, layer_indexes, outputs)
+            writer.write(line + "\n")
             count += 1
             if count % log_every == 0:
                 logging.info("Wrote %d of %d examples", count, len(examples))

@@ -111,6 +111,9 @@ def _run_classifier(folder, data_dir, output_dir, **overrides):
         "log_every_steps": 1,
         "random_seed": 7,
         "export_dir": None,
+        # run_squad.py (imported here too) defines --doc_stride with Google's default 128.
+        "doc_stride": 0,
+        "window_pooling": "mean",
     }
     values.update(overrides)
     if not FLAGS.is_parsed():

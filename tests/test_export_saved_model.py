@@ -35,6 +35,10 @@ def _main(folder, export_dir, **overrides):
         "export_version": None,
         "pair_input": None,
         "xnli_language": "zh",
+        "pooling": "mean",
+        "normalize": False,
+        "doc_stride": 0,
+        "window_pooling": "mean",
     }
     values.update(overrides)
     if not FLAGS.is_parsed():
@@ -64,6 +68,23 @@ def test_encoder_export_gives_the_encoders_outputs(google_folder, tmp_path):
     want = model(batch)
     np.testing.assert_allclose(served["pooled_output"], want["pooled_output"], atol=1e-5)
     np.testing.assert_allclose(served["sequence_output"], want["sequence_output"], atol=1e-5)
+    # The default sentence_embedding: the mean over the kept positions of the last layer.
+    mask = batch["input_mask"][..., None]
+    mean = (want["sequence_output"].numpy() * mask).sum(1) / mask.sum(1)
+    np.testing.assert_allclose(served["sentence_embedding"], mean, atol=1e-5)
+
+
+def test_encoder_export_pooling_flags(google_folder, tmp_path):
+    _main(google_folder, tmp_path / "export", pooling="max", normalize=True)
+    predictor = export.load(str(tmp_path / "export"))
+    assert (predictor.config["pooling"], predictor.config["normalize"]) == ("max", True)
+    ids = np.array([[2, 4, 5, 3, 0, 0], [2, 7, 3, 0, 0, 0]], np.int32)
+    mask = (ids > 0).astype(np.int32)
+    served = predictor.predict_token_ids(ids, mask, np.zeros_like(ids))
+    hidden = served["sequence_output"]
+    want = np.stack([h[m > 0].max(0) for h, m in zip(hidden, mask)])
+    want /= np.linalg.norm(want, axis=1, keepdims=True)
+    np.testing.assert_allclose(served["sentence_embedding"], want, atol=1e-6)
 
 
 @pytest.mark.parametrize(

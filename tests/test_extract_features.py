@@ -44,6 +44,8 @@ def _run_main(folder, input_file, output_file, **overrides):
         max_seq_length=12,
         batch_size=2,
         layers="-1,-2",
+        pooling="none",
+        normalize=False,
     )
     values.update(overrides)
     with flagsaver.flagsaver(**values):

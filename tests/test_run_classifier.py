@@ -110,6 +110,8 @@ def _flags(folder, data_dir, output_dir, **overrides):
         "task_name": "mnli",
         "xnli_language": "zh",
         "trim_padding": False,
+        "doc_stride": 0,
+        "window_pooling": "mean",
         "max_seq_length": SEQ,
         "learning_rate": 1e-3,
         "num_train_epochs": 1.0,
@@ -382,6 +384,7 @@ def test_bad_input_errors(google_folder, tmp_path):
             "Checkpoint not found",
         ),
         (dict(do_train=True, train_batch_size=64), ValueError, "gives no training step"),
+        ({"do_train": True, "doc_stride": -1}, ValueError, r"--doc_stride must be 0 \(off\)"),
     ]
     for overrides, error, message in cases:
         folder = overrides.pop("data_dir", data)
@@ -443,3 +446,84 @@ def test_command_line_reports_errors_and_keeps_googles_defaults(google_folder, t
         init_checkpoint=None,
     )
     assert {k: values[k] for k in google} == google
+
+
+# ---------------------------------------------------------------------------------------------
+# --doc_stride: long texts in overlapping windows
+
+
+def test_doc_stride_changes_nothing_when_every_text_fits(google_folder, mnli_run, tmp_path):
+    data, out, _ = mnli_run  # the same run without --doc_stride
+    windowed = tmp_path / "out"
+    _main(
+        google_folder,
+        data,
+        windowed,
+        do_train=True,
+        do_eval=True,
+        do_predict=True,
+        doc_stride=3,
+        window_pooling="max",
+    )
+    names = [
+        "eval_results.txt",
+        "eval_results_mm.txt",
+        "test_results.tsv",
+        "test_results_mm.tsv",
+        "test_results_ax.tsv",
+        "MNLI-m.tsv",
+        "MNLI-mm.tsv",
+        "AX.tsv",
+        "train.tf_record",
+        "eval.tf_record",
+    ]
+    for name in names:
+        assert (windowed / name).read_bytes() == (out / name).read_bytes(), name
+
+
+FILLER = ["the", "a", "cat", "dog", "sat", "ran", "on", "mat", "is", "very", "big", "small"]
+
+
+def _end_signal_docs(rng, n):
+    """Documents of 18 neutral words whose label shows only in the last two: good/bad."""
+    rows = []
+    for i in range(n):
+        label = i % 2
+        words = list(rng.choice(FILLER, size=18)) + ["good" if label else "bad"] * 2
+        rows.append((" ".join(words), label))
+    return rows
+
+
+def test_a_signal_at_the_end_of_long_documents_is_learned_only_with_windows(
+    google_folder, tmp_path
+):
+    rng = np.random.default_rng(11)
+    data = tmp_path / "SST-2"
+    train, dev, test = (_end_signal_docs(rng, n) for n in (64, 32, 6))
+    _tsv(data / "train.tsv", [("sentence", "label"), *train])
+    _tsv(data / "dev.tsv", [("sentence", "label"), *dev])
+    _tsv(data / "test.tsv", [("index", "sentence"), *((i, t) for i, (t, _) in enumerate(test))])
+    common = {
+        "task_name": "sst-2",
+        "do_train": True,
+        "do_eval": True,
+        "do_predict": True,
+        "train_batch_size": 16,
+        "eval_batch_size": 8,
+        "num_train_epochs": 6.0,
+        "learning_rate": 1e-3,
+    }
+    # 20 WordPieces, windows of 14 starting every 7: 0 and 7; only the second holds the end,
+    # truncation keeps the first 14 only.
+    _main(google_folder, data, tmp_path / "windows", doc_stride=7, **common)
+    _main(google_folder, data, tmp_path / "truncated", doc_stride=0, **common)
+    with_windows = _results(tmp_path / "windows" / "eval_results.txt")
+    truncated = _results(tmp_path / "truncated" / "eval_results.txt")
+    assert with_windows["global_step"] == 48  # 64 documents x 2 windows / 16 x 6 epochs
+    assert with_windows["eval_accuracy"] >= 0.9, with_windows
+    assert truncated["eval_accuracy"] <= 0.7, truncated  # it never sees the signal
+    # Every output stays per document.
+    probs = _table(tmp_path / "windows" / "test_results.tsv")
+    assert probs.shape == (6, 2)
+    submission = (tmp_path / "windows" / "SST-2.tsv").read_text().splitlines()
+    assert submission[1:] == [f"{i}\t{int(p[1] > p[0])}" for i, p in enumerate(probs)]

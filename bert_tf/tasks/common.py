@@ -70,6 +70,17 @@ def convert_single_example(
     """Tokenizes, truncates, packs and zero-pads one example to `max_seq_length`."""
     tokens_a = tokenizer.tokenize(example.text_a)
     tokens_b = tokenizer.tokenize(example.text_b) if example.text_b else None
+    return features_from_tokens(tokens_a, tokens_b, tokenizer, max_seq_length, label_id)
+
+
+def features_from_tokens(
+    tokens_a: list[str],
+    tokens_b: list[str] | None,
+    tokenizer,
+    max_seq_length: int,
+    label_id: float = 0,
+) -> InputFeatures:
+    """Truncates, packs and zero-pads WordPieces (`pack_tokens`) into `InputFeatures`."""
     tokens, segment_ids = pack_tokens(tokens_a, tokens_b, max_seq_length)
     input_ids = tokenizer.convert_tokens_to_ids(tokens)
     input_mask = [1] * len(input_ids)
