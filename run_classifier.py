@@ -149,7 +149,7 @@ def main(_):
             seed=FLAGS.random_seed,
             trim_padding=FLAGS.trim_padding,
         )
-        trainer.train(dataset, num_train_steps)
+        trainer.train(dataset, num_train_steps, data_name=train_file)
         step = trainer.step
 
     if FLAGS.do_eval:

@@ -47,7 +47,7 @@ import numpy as np
 import tensorflow as tf
 from absl import flags, logging
 
-from bert_tf import checkpoints, cli, heads, metrics, records, tokenization, training
+from bert_tf import checkpoints, cli, files, heads, metrics, records, tokenization, training
 from bert_tf.modeling import BertConfig
 from bert_tf.tasks import conll
 
@@ -217,7 +217,7 @@ def _run_set(trainer, labels, tokenizer, split: str, name: str, batch_size: int,
         list(zip(s.labels, tags)) for s, tags in zip(sentences, predicted)
     )
     report = counts.report()
-    with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, f"{name}_conlleval.txt"), "w") as f:
+    with files.atomic_open(os.path.join(FLAGS.output_dir, f"{name}_conlleval.txt")) as f:
         f.write(report)
     results = metrics.ner_eval_results(counts)
     results["eval_loss"] = _mean_loss(features, logits)

@@ -13,6 +13,7 @@ Example:
 
 import os
 
+import keras
 from absl import flags, logging
 
 from bert_tf import cli, metrics, records, training
@@ -33,12 +34,16 @@ cli.define_flags(
         "eval_batch_size",
         "learning_rate",
     )
-    + cli.TRAINING_LOOP_FLAGS,
+    + cli.TRAINING_LOOP_FLAGS
+    + ("random_seed",),
     helps={
         "output_dir": "Where checkpoints, summaries and eval_results.txt go.",
         "max_seq_length": "Sequence length the records were written with.",
         "do_train": "Run training.",
         "do_eval": "Run evaluation on the input files.",
+        "random_seed": "Seeds the initialisation of weights not in --init_checkpoint, dropout, "
+        "and the order files and records are read in, so reruns (and resumed runs) are "
+        "identical. The original was unseeded.",
     },
 )
 flags.DEFINE_string("input_file", None, "TFRecord files: comma-separated names or globs.")
@@ -46,7 +51,6 @@ flags.DEFINE_integer("max_predictions_per_seq", 20, "Masked positions per sequen
 flags.DEFINE_integer("num_train_steps", 100000, "Optimizer updates in total.")
 flags.DEFINE_integer("num_warmup_steps", 10000, "Steps of linear learning-rate warmup.")
 flags.DEFINE_integer("max_eval_steps", 100, "Evaluation batches.")
-# Beyond the original.
 
 
 def main(_):
@@ -60,6 +64,9 @@ def main(_):
     logging.info("*** Input files *** (%d)", len(input_files))
     for name in input_files[:20]:
         logging.info("  %s", name)
+    for name in input_files:
+        records.check_record_framing(name)  # a truncated file fails now, not hours in
+    keras.utils.set_random_seed(FLAGS.random_seed)
 
     strategy = training.make_strategy(FLAGS.use_tpu, FLAGS.tpu_name)
     policy = training.precision_policy(FLAGS.use_mixed_precision)
@@ -80,8 +87,10 @@ def main(_):
             FLAGS.max_seq_length,
             FLAGS.max_predictions_per_seq,
             is_training=True,
+            seed=FLAGS.random_seed,
+            deterministic=True,
         )
-        trainer.train(dataset, FLAGS.num_train_steps)
+        trainer.train(dataset, FLAGS.num_train_steps, data_name=", ".join(input_files[:5]))
 
     if FLAGS.do_eval:
         dataset = records.pretraining_dataset(

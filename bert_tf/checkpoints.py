@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from bert_tf import files
 from bert_tf.modeling import BertConfig, BertModel
 
 # Checkpoint entries that never correspond to model weights, with the reason they are skipped.
@@ -500,7 +501,8 @@ def convert_hf_to_google(input_dir: str, output_dir: str) -> str:
     os.makedirs(output_dir, exist_ok=True)
     config.to_json_file(os.path.join(output_dir, "bert_config.json"))
     prefix = save_google_checkpoint(model, os.path.join(output_dir, "bert_model.ckpt"), extra=heads)
-    tf.io.gfile.copy(vocab, os.path.join(output_dir, "vocab.txt"), overwrite=True)
+    with files.atomic_path(os.path.join(output_dir, "vocab.txt")) as tmp:
+        tf.io.gfile.copy(vocab, tmp)
     return prefix
 
 

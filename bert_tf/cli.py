@@ -3,13 +3,14 @@ message, not a trace."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
 import tensorflow as tf
 from absl import app, flags, logging
 
-from bert_tf import training
+from bert_tf import files, training
 from bert_tf.modeling import BertConfig
 from bert_tf.optimization import create_optimizer
 
@@ -129,8 +130,20 @@ def define_flags(
             getattr(flags, f"DEFINE_{kind}")(name, default, help_text)
 
 
-# Errors that mean "the input or the flags are wrong": reported as one line, exit status 1.
-USER_ERRORS = (ValueError, FileNotFoundError, tf.errors.NotFoundError, UnicodeDecodeError)
+# Errors that mean "the input, the flags or the machine are not as needed": reported as one
+# line, exit status 1. OSError covers unreadable, unwritable and missing files.
+USER_ERRORS = (
+    ValueError,
+    OSError,
+    tf.errors.NotFoundError,
+    tf.errors.PermissionDeniedError,
+    tf.errors.DataLossError,
+    tf.errors.FailedPreconditionError,
+    tf.errors.AlreadyExistsError,
+    files.OutputDirInUseError,
+)
+# The exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED_STATUS = 130
 
 
 def fine_tuning_steps(num_examples: int, what: str = "train examples") -> tuple[int, int]:
@@ -245,16 +258,43 @@ def export_fine_tuned(
     return path
 
 
+def _error_line(e: BaseException) -> str:
+    message = getattr(e, "message", None) or str(e) or type(e).__name__
+    return " ".join(message.split())  # one line, whatever the message held
+
+
+def _output_dir_lock():
+    """The lock on --output_dir of a script that has the flag and was given it."""
+    f = flags.FLAGS
+    output_dir = f["output_dir"].value if "output_dir" in f else None
+    if not output_dir:
+        return contextlib.nullcontext()
+    if tf.io.gfile.exists(output_dir) and not tf.io.gfile.isdir(output_dir):
+        raise ValueError(f"--output_dir={output_dir} is a file, not a folder")
+    return files.output_dir_lock(output_dir)
+
+
 def run(main: Callable[[list[str]], None]) -> None:
-    """`absl.app.run(main)`, turning user errors into a one-line message and exit status 1."""
+    """`absl.app.run(main)` with the promises every script keeps.
+
+    * Bad input ends in one line on stderr (``error: ...``, printed once) and exit status 1.
+    * Ctrl-C ends with one line and exit status 130; training saves a checkpoint first.
+    * A script with ``--output_dir`` holds that folder's lock while it runs, so a second run on
+      the same folder refuses to start instead of overwriting the first one's outputs.
+    """
 
     def guarded(argv):
         try:
-            main(argv)
+            with _output_dir_lock():
+                main(argv)
+        except training.TrainingInterrupted as e:
+            print(f"interrupted: {_error_line(e)}", file=sys.stderr)
+            sys.exit(INTERRUPTED_STATUS)
+        except KeyboardInterrupt:
+            print("interrupted: stopped before training saved anything", file=sys.stderr)
+            sys.exit(INTERRUPTED_STATUS)
         except USER_ERRORS as e:
-            message = getattr(e, "message", None) or str(e)
-            logging.error("%s", message)
-            print(f"error: {message}", file=sys.stderr)
+            print(f"error: {_error_line(e)}", file=sys.stderr)
             sys.exit(1)
 
     app.run(guarded)

@@ -3,8 +3,12 @@
 A `Trainer` owns a model and an optimizer created under a `tf.distribute` strategy. `train` runs
 steps until `num_train_steps`, writing ``model.ckpt-STEP`` checkpoints in Google's names every
 `save_checkpoints_steps` (and at the end), TensorBoard scalars and a progress line with steps/s
-and ETA. Starting again with the same `output_dir` resumes from the newest checkpoint: weights,
-optimizer slots and the step, so a killed run ends at the same step with the same checkpoints.
+and ETA. Starting again with the same `output_dir` resumes from the newest readable checkpoint:
+weights, optimizer slots, the step, and (in ``model.ckpt-STEP.train_state``) the input pipeline's
+position and the dropout generators' state, so a seeded run that was killed and run again ends
+with the same weights as one that never stopped. Ctrl-C during `train` saves a checkpoint and
+raises `TrainingInterrupted`; an input read error saves one and raises a `ValueError` naming the
+data.
 
 Loss functions get a ``total`` callable that sums a value over all replicas, so they normalise
 by global quantities and a multi-device step equals the single-device step on the same batch.
@@ -14,6 +18,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
+import threading
 import time
 from collections.abc import Callable
 
@@ -77,6 +84,66 @@ def _format_eta(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+class TrainingInterrupted(Exception):
+    """Training stopped on Ctrl-C after saving a checkpoint; the message says which."""
+
+
+# The training state that Google's checkpoint layout has no names for, saved beside it.
+TRAIN_STATE_SUFFIX = ".train_state"
+_CHECKPOINT_STEP = re.compile(r"model\.ckpt-(\d+)\.index$")
+
+
+def training_checkpoints(output_dir: str) -> list[str]:
+    """The ``model.ckpt-STEP`` prefixes in `output_dir`, newest (highest step) first.
+
+    Found by their index files rather than the ``checkpoint`` state file, so a damaged state
+    file does not hide them.
+    """
+    found = []
+    for path in tf.io.gfile.glob(os.path.join(output_dir, "model.ckpt-*.index")):
+        match = _CHECKPOINT_STEP.search(os.path.basename(path))
+        if match:
+            found.append((int(match.group(1)), path[: -len(".index")]))
+    return [prefix for _, prefix in sorted(found, reverse=True)]
+
+
+def _is_input_error(e: tf.errors.OpError) -> bool:
+    """Whether an error raised by a training step came from reading or parsing records."""
+    if isinstance(e, tf.errors.DataLossError):
+        return True
+    text = e.message
+    return any(
+        hint in text
+        for hint in ("Could not parse example", "corrupted record", "Feature:", "TFRecord")
+    )
+
+
+class _StopOnInterrupt:
+    """Turns the first Ctrl-C into a request checked between steps; a second one stops at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        logging.warning(
+            "Ctrl-C: saving a checkpoint after the current steps, then stopping (Ctrl-C again "
+            "stops at once, without saving)"
+        )
+        signal.signal(signal.SIGINT, self._previous)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.getsignal(signal.SIGINT) or signal.default_int_handler
+            signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
 class Trainer:
     """Runs training and evaluation for one model.
 
@@ -126,6 +193,7 @@ class Trainer:
             self.model = model_fn()
             self.optimizer = optimizer_fn() if optimizer_fn else None
         self._train_fn = None
+        self.restored: str | None = None  # the checkpoint restore_or_initialize resumed from
 
     # -- state ---------------------------------------------------------------------------
 
@@ -148,30 +216,99 @@ class Trainer:
     def restore_or_initialize(
         self, init_checkpoint: str | None, allow_missing: tuple[str, ...] = ()
     ) -> int:
-        """Resumes from the newest checkpoint in `output_dir`, else loads `init_checkpoint`.
+        """Resumes from the newest readable checkpoint in `output_dir`, else loads `init_checkpoint`.
+
+        A checkpoint that cannot be read (empty, truncated, a data file missing) is skipped with
+        a warning naming it, and the one before it is used.
 
         Returns:
             The step training starts from.
+
+        Raises:
+            ValueError: `output_dir` holds checkpoints but none can be read, or one that does
+                not fit the model.
         """
         self.build()
-        latest = tf.train.latest_checkpoint(self.output_dir)
-        if latest and self.optimizer is not None:
-            step = checkpoints.restore_training_checkpoint(self.model, self.optimizer, latest)
-            logging.info("Resumed from %s at step %d", latest, step)
+        self.restored = None
+        unreadable = []
+        for prefix in training_checkpoints(self.output_dir):
+            try:
+                if self.optimizer is not None:
+                    step = checkpoints.restore_training_checkpoint(
+                        self.model, self.optimizer, prefix
+                    )
+                else:
+                    checkpoints.load_google_checkpoint(self.model, prefix)
+                    step = int(tf.train.load_checkpoint(prefix).get_tensor("global_step"))
+            except (tf.errors.OpError, OSError) as e:
+                reason = " ".join((getattr(e, "message", None) or str(e)).split())[:200]
+                logging.warning(
+                    "Checkpoint %s is unreadable (%s): using the one before it", prefix, reason
+                )
+                unreadable.append(prefix)
+                continue
+            if unreadable:
+                logging.warning("Resuming from %s, not the unreadable %s", prefix, unreadable)
+            logging.info("Resumed from %s at step %d", prefix, step)
+            self.restored = prefix
             return step
-        if latest and self.optimizer is None:
-            checkpoints.load_google_checkpoint(self.model, latest)
-            return int(tf.train.load_checkpoint(latest).get_tensor("global_step"))
+        if unreadable:
+            raise ValueError(
+                f"--output_dir={self.output_dir}: no readable checkpoint ({', '.join(unreadable)} "
+                "cannot be read); delete them to start again, or choose another --output_dir"
+            )
         if init_checkpoint:
             checkpoints.load_google_checkpoint(self.model, init_checkpoint, allow_missing)
         return 0
 
-    def save(self) -> str:
+    def _train_state(self, iterator) -> tf.train.Checkpoint:
+        """What resuming needs beyond Google's names: the input position and the RNG states.
+
+        The model's non-trainable variables are the dropout seed generators' states (BERT has
+        no other); a loss-scaling optimizer adds its dynamic scale.
+        """
+        state = {"iterator": iterator, "rng": list(self.model.non_trainable_variables)}
+        for name in ("dynamic_scale", "step_counter"):
+            if hasattr(self.optimizer, name):
+                state[f"loss_scale_{name}"] = getattr(self.optimizer, name)
+        return tf.train.Checkpoint(**state)
+
+    def save(self, train_state: tf.train.Checkpoint | None = None) -> str:
+        """Writes ``model.ckpt-STEP`` (and its train state, when given) in `output_dir`.
+
+        The train state goes first: the checkpoint counts as written only once the
+        ``checkpoint`` state file names it, after both.
+        """
+        if train_state is not None:
+            prefix = os.path.join(self.output_dir, f"{checkpoints.TRAINING_PREFIX}-{self.step}")
+            train_state.write(prefix + TRAIN_STATE_SUFFIX)
         prefix = checkpoints.save_training_checkpoint(
             self.model, self.optimizer, self.output_dir, self.step, self.keep_checkpoint_max
         )
         logging.info("Saved checkpoint %s", prefix)
         return prefix
+
+    def _restore_train_state(self, train_state: tf.train.Checkpoint) -> None:
+        prefix = self.restored
+        if prefix is None:
+            return
+        path = prefix + TRAIN_STATE_SUFFIX
+        if not tf.io.gfile.exists(path + ".index"):
+            logging.warning(
+                "%s has no saved input position (%s): the input starts again from the "
+                "beginning of the data, so this run will not equal an uninterrupted one",
+                prefix,
+                path,
+            )
+            return
+        try:
+            train_state.read(path).assert_existing_objects_matched()
+        except (tf.errors.OpError, AssertionError, ValueError) as e:
+            raise ValueError(
+                f"{path}: cannot restore the input position ({' '.join(str(e).split())[:200]}); "
+                "was the input (files, batch size, seed) changed since the checkpoint?"
+            ) from e
+        logging.info("Restored the input position and RNG state from %s", path)
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -250,13 +387,27 @@ class Trainer:
         self._train_fn = self._train_fn or self._make_train_fn()
         return self._train_fn(iterator, tf.constant(steps))
 
-    def train(self, dataset: tf.data.Dataset, num_train_steps: int) -> dict:
+    def train(
+        self, dataset: tf.data.Dataset, num_train_steps: int, data_name: str = "the input"
+    ) -> dict:
         """Trains until the optimizer has applied `num_train_steps` updates.
+
+        Args:
+            dataset: the training batches, repeated as long as needed.
+            num_train_steps: the step to stop at.
+            data_name: what the dataset reads (file names), for error messages.
 
         Returns:
             The last logged values (loss and the loss function's parts).
+
+        Raises:
+            TrainingInterrupted: Ctrl-C; a checkpoint of the last finished step was saved.
+            ValueError: reading `dataset` failed; a checkpoint of the last finished step was
+                saved (without an input position).
         """
         iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+        train_state = self._train_state(iterator)
+        self._restore_train_state(train_state)
         writer = tf.summary.create_file_writer(self.output_dir)
         start_step = self.step
         if start_step >= num_train_steps:
@@ -265,34 +416,51 @@ class Trainer:
         logging.info("Training from step %d to %d", start_step, num_train_steps)
         started = time.perf_counter()
         last = {}
-        while self.step < num_train_steps:
-            step = self.step
-            to_boundary = min(
-                self.iterations_per_loop,
-                num_train_steps - step,
-                self.save_checkpoints_steps - step % self.save_checkpoints_steps,
-                self.log_every_steps - step % self.log_every_steps,
-            )
-            loss, parts = self.run_steps(iterator, to_boundary)
-            step = self.step
-            last = {"loss": float(loss), **{k: float(v) for k, v in parts.items()}}
-            lr = self.optimizer.learning_rate
-            lr_value = float(lr(step) if callable(lr) else lr)
-            write_scalars(writer, step, {**last, "learning_rate": lr_value})
-            if step % self.log_every_steps == 0 or step == num_train_steps:
-                elapsed = time.perf_counter() - started
-                rate = (step - start_step) / max(elapsed, 1e-9)
-                logging.info(
-                    "step %d/%d  loss %.4f  lr %.3g  %.2f steps/s  ETA %s",
-                    step,
-                    num_train_steps,
-                    last["loss"],
-                    lr_value,
-                    rate,
-                    _format_eta((num_train_steps - step) / max(rate, 1e-9)),
+        with _StopOnInterrupt() as interrupt:
+            while self.step < num_train_steps:
+                if interrupt.requested:
+                    prefix = self.save(train_state)
+                    raise TrainingInterrupted(
+                        f"saved {prefix} at step {self.step} of {num_train_steps}; run the same "
+                        "command again to resume"
+                    )
+                step = self.step
+                to_boundary = min(
+                    self.iterations_per_loop,
+                    num_train_steps - step,
+                    self.save_checkpoints_steps - step % self.save_checkpoints_steps,
+                    self.log_every_steps - step % self.log_every_steps,
                 )
-            if step % self.save_checkpoints_steps == 0 or step == num_train_steps:
-                self.save()
+                try:
+                    loss, parts = self.run_steps(iterator, to_boundary)
+                except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
+                    if not _is_input_error(e):
+                        raise
+                    prefix = self.save()
+                    raise ValueError(
+                        f"reading {data_name} failed after step {self.step}: "
+                        f"{' '.join(e.message.split())[:300]} (saved {prefix}; fix or remove "
+                        "the damaged file and run again)"
+                    ) from None
+                step = self.step
+                last = {"loss": float(loss), **{k: float(v) for k, v in parts.items()}}
+                lr = self.optimizer.learning_rate
+                lr_value = float(lr(step) if callable(lr) else lr)
+                write_scalars(writer, step, {**last, "learning_rate": lr_value})
+                if step % self.log_every_steps == 0 or step == num_train_steps:
+                    elapsed = time.perf_counter() - started
+                    rate = (step - start_step) / max(elapsed, 1e-9)
+                    logging.info(
+                        "step %d/%d  loss %.4f  lr %.3g  %.2f steps/s  ETA %s",
+                        step,
+                        num_train_steps,
+                        last["loss"],
+                        lr_value,
+                        rate,
+                        _format_eta((num_train_steps - step) / max(rate, 1e-9)),
+                    )
+                if step % self.save_checkpoints_steps == 0 or step == num_train_steps:
+                    self.save(train_state)
         writer.flush()
         return last
 

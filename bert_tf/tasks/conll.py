@@ -29,6 +29,8 @@ from collections.abc import Sequence
 import tensorflow as tf
 from absl import logging
 
+from bert_tf import files
+
 # Label id of positions that are neither trained nor scored.
 IGNORE_LABEL = -1
 # CoNLL-2003's entity types, in the order their labels get ids.
@@ -365,7 +367,7 @@ def write_predictions(path: str, sentences: Sequence[Sentence], predicted) -> No
 
     The gold tags are the sentence's BIO labels (IOB1 files converted, see the module docstring).
     """
-    with tf.io.gfile.GFile(path, "w") as f:
+    with files.atomic_open(path) as f:
         for sentence, tags in zip(sentences, predicted):
             for word, gold, guess in zip(sentence.words, sentence.labels, tags):
                 f.write(f"{word} {gold} {guess}\n")

@@ -46,7 +46,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from absl import logging
 
-from bert_tf import metrics
+from bert_tf import files, metrics
 from bert_tf.tasks.common import InputExample, InputFeatures, convert_single_example, log_features
 
 NLI_LABELS = ("contradiction", "entailment", "neutral")
@@ -336,9 +336,7 @@ class GlueProcessor:
         self, path: str, examples: Sequence[InputExample], logits: np.ndarray
     ) -> None:
         """Writes GLUE's ``index<TAB>prediction`` file for the real `examples` (in order)."""
-        import tensorflow as tf
-
-        with tf.io.gfile.GFile(path, "w") as f:
+        with files.atomic_open(path) as f:
             f.write("index\tprediction\n")
             for example, prediction in zip(examples, self.prediction_strings(logits)):
                 f.write(f"{example_id(example)}\t{prediction}\n")
@@ -355,9 +353,7 @@ def write_test_results(path: str, outputs: np.ndarray) -> None:
     Args:
         outputs: [num_examples, num_values]: class probabilities (or the one regression value).
     """
-    import tensorflow as tf
-
-    with tf.io.gfile.GFile(path, "w") as f:
+    with files.atomic_open(path) as f:
         for row in np.asarray(outputs, np.float32):
             f.write("\t".join(str(value) for value in row) + "\n")
 

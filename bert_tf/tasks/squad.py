@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 from absl import logging
 
-from bert_tf import tokenization
+from bert_tf import files, tokenization
 
 # The first feature's id; every window gets the next one, as in the original.
 FIRST_UNIQUE_ID = 1000000000
@@ -793,9 +793,7 @@ def postprocess_predictions(
 
 
 def _write_json(path: str, value) -> None:
-    import tensorflow as tf
-
-    with tf.io.gfile.GFile(path, "w") as f:
+    with files.atomic_open(path) as f:
         f.write(json.dumps(value, indent=4) + "\n")
 
 
