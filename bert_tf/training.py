@@ -4,7 +4,7 @@ A `Trainer` owns a model and an optimizer created under a `tf.distribute` strate
 steps until `num_train_steps`, writing ``model.ckpt-STEP`` checkpoints in Google's names every
 `save_checkpoints_steps` (and at the end), TensorBoard scalars and a progress line with steps/s
 and ETA. Starting again with the same `output_dir` resumes from the newest readable checkpoint:
-weights, optimizer slots, the step, and (in ``model.ckpt-STEP.train_state``) the input pipeline's
+weights, optimizer slots, the step, and (in ``train_state.ckpt-STEP``) the input pipeline's
 position and the dropout generators' state, so a seeded run that was killed and run again ends
 with the same weights as one that never stopped. Ctrl-C during `train` saves a checkpoint and
 raises `TrainingInterrupted`; an input read error saves one and raises a `ValueError` naming the
@@ -88,8 +88,10 @@ class TrainingInterrupted(Exception):
     """Training stopped on Ctrl-C after saving a checkpoint; the message says which."""
 
 
-# The training state that Google's checkpoint layout has no names for, saved beside it.
-TRAIN_STATE_SUFFIX = ".train_state"
+# The training state that Google's checkpoint layout has no names for, saved beside each
+# ``model.ckpt-STEP`` as ``train_state.ckpt-STEP`` (a name that globs for model.ckpt-* skip).
+TRAIN_STATE_PREFIX = "train_state.ckpt"
+_TRAIN_STATE_STEP = re.compile(r"train_state\.ckpt-(\d+)\.")
 _CHECKPOINT_STEP = re.compile(r"model\.ckpt-(\d+)\.index$")
 
 
@@ -105,6 +107,11 @@ def training_checkpoints(output_dir: str) -> list[str]:
         if match:
             found.append((int(match.group(1)), path[: -len(".index")]))
     return [prefix for _, prefix in sorted(found, reverse=True)]
+
+
+def _saveable(iterator) -> bool:
+    """Whether a `tf.train.Checkpoint` can hold the iterator (not a multi-device one)."""
+    return isinstance(iterator, tf.__internal__.tracking.Trackable)
 
 
 def _is_input_error(e: tf.errors.OpError) -> bool:
@@ -265,42 +272,57 @@ class Trainer:
         """What resuming needs beyond Google's names: the input position and the RNG states.
 
         The model's non-trainable variables are the dropout seed generators' states (BERT has
-        no other); a loss-scaling optimizer adds its dynamic scale.
+        no other); a loss-scaling optimizer adds its dynamic scale. The input position is the
+        `tf.data` iterator's own state where the iterator can be saved (one device); under a
+        multi-device strategy it cannot, and `train` skips the batches already used instead.
         """
-        state = {"iterator": iterator, "rng": list(self.model.non_trainable_variables)}
+        state = {"rng": list(self.model.non_trainable_variables)}
+        if _saveable(iterator):
+            state["iterator"] = iterator
         for name in ("dynamic_scale", "step_counter"):
             if hasattr(self.optimizer, name):
                 state[f"loss_scale_{name}"] = getattr(self.optimizer, name)
         return tf.train.Checkpoint(**state)
 
-    def save(self, train_state: tf.train.Checkpoint | None = None) -> str:
-        """Writes ``model.ckpt-STEP`` (and its train state, when given) in `output_dir`.
+    def _train_state_path(self, step: int) -> str:
+        return os.path.join(self.output_dir, f"{TRAIN_STATE_PREFIX}-{step}")
 
-        The train state goes first: the checkpoint counts as written only once the
-        ``checkpoint`` state file names it, after both.
+    def save(self, train_state: tf.train.Checkpoint | None = None) -> str:
+        """Writes ``model.ckpt-STEP`` (and ``train_state.ckpt-STEP``, when given) in `output_dir`.
+
+        The train state goes first, so a checkpoint never exists without the state it needs;
+        train states of checkpoints no longer kept are removed with them.
         """
         if train_state is not None:
-            prefix = os.path.join(self.output_dir, f"{checkpoints.TRAINING_PREFIX}-{self.step}")
-            train_state.write(prefix + TRAIN_STATE_SUFFIX)
+            train_state.write(self._train_state_path(self.step))
         prefix = checkpoints.save_training_checkpoint(
             self.model, self.optimizer, self.output_dir, self.step, self.keep_checkpoint_max
         )
+        kept = {os.path.basename(p) for p in training_checkpoints(self.output_dir)}
+        for path in tf.io.gfile.glob(self._train_state_path(0)[:-1] + "*"):
+            match = _TRAIN_STATE_STEP.match(os.path.basename(path))
+            if match and f"{checkpoints.TRAINING_PREFIX}-{match.group(1)}" not in kept:
+                tf.io.gfile.remove(path)
         logging.info("Saved checkpoint %s", prefix)
         return prefix
 
-    def _restore_train_state(self, train_state: tf.train.Checkpoint) -> None:
-        prefix = self.restored
-        if prefix is None:
-            return
-        path = prefix + TRAIN_STATE_SUFFIX
+    def _restore_train_state(self, train_state: tf.train.Checkpoint) -> bool:
+        """Restores the train state saved with the checkpoint resumed from.
+
+        Returns:
+            Whether there was one to restore.
+        """
+        if self.restored is None:
+            return False
+        path = self._train_state_path(int(self.restored.rsplit("-", 1)[1]))
         if not tf.io.gfile.exists(path + ".index"):
             logging.warning(
-                "%s has no saved input position (%s): the input starts again from the "
-                "beginning of the data, so this run will not equal an uninterrupted one",
-                prefix,
+                "%s has no train state (%s): dropout restarts from its seed, so this run will "
+                "differ slightly from an uninterrupted one",
+                self.restored,
                 path,
             )
-            return
+            return False
         try:
             train_state.read(path).assert_existing_objects_matched()
         except (tf.errors.OpError, AssertionError, ValueError) as e:
@@ -308,7 +330,8 @@ class Trainer:
                 f"{path}: cannot restore the input position ({' '.join(str(e).split())[:200]}); "
                 "was the input (files, batch size, seed) changed since the checkpoint?"
             ) from e
-        logging.info("Restored the input position and RNG state from %s", path)
+        logging.info("Restored the training state (RNG, input position) from %s", path)
+        return True
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -407,7 +430,13 @@ class Trainer:
         """
         iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
         train_state = self._train_state(iterator)
-        self._restore_train_state(train_state)
+        restored = self._restore_train_state(train_state)
+        if self.step and not (restored and _saveable(iterator)):
+            # One batch per step: with a seeded, deterministic pipeline, batch `step` is the
+            # next one the interrupted run would have read.
+            logging.info("Skipping the %d batches used before step %d", self.step, self.step)
+            iterator = iter(self.strategy.experimental_distribute_dataset(dataset.skip(self.step)))
+            train_state = self._train_state(iterator)
         writer = tf.summary.create_file_writer(self.output_dir)
         start_step = self.step
         if start_step >= num_train_steps:
