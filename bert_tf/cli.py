@@ -217,6 +217,34 @@ def make_trainer(
     )
 
 
+def check_trained(step: int, head: str) -> None:
+    """Refuses to evaluate or predict with weights that were never trained.
+
+    With no fine-tuned checkpoint in --output_dir and no --init_checkpoint every weight is
+    random; with --init_checkpoint alone, `head` is, and the results are chance level (a
+    warning).
+
+    Args:
+        step: The step `Trainer.restore_or_initialize` returned.
+        head: The task layer's name, for the message.
+    """
+    f = flags.FLAGS
+    if f.do_train or step:
+        return
+    if not f.init_checkpoint:
+        raise ValueError(
+            f"no trained model: --output_dir={f.output_dir} holds no model.ckpt-* and no "
+            "--init_checkpoint is given, so every weight would be random; run with --do_train "
+            "first, or point --output_dir at a trained run"
+        )
+    logging.warning(
+        "No fine-tuned checkpoint in %s: the %s is untrained, so the results are chance level "
+        "(run with --do_train first, or point --output_dir at a trained run)",
+        f.output_dir,
+        head,
+    )
+
+
 # The error for --export_dir without a fine-tuned checkpoint in --output_dir.
 NOT_FINE_TUNED = (
     "--export_dir needs a fine-tuned checkpoint in --output_dir={output_dir}; run with "
@@ -309,6 +337,20 @@ def require_file(path: str | None, flag: str) -> str:
     if not tf.io.gfile.isdir(path) and tf.io.gfile.stat(path).length == 0:
         raise ValueError(f"--{flag}: file is empty: {path}")
     return path
+
+
+# Tokens every fine-tuning script writes into its features.
+SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[UNK]")
+
+
+def check_vocab(tokenizer, flag: str = "vocab_file") -> None:
+    """The vocabulary has the tokens the scripts pack every example with."""
+    missing = [token for token in SPECIAL_TOKENS if token not in tokenizer.vocab]
+    if missing:
+        raise ValueError(
+            f"--{flag}={flags.FLAGS[flag].value} lacks {', '.join(missing)}: it is not a BERT "
+            "vocabulary (or not the one the model was trained with)"
+        )
 
 
 def check_max_seq_length(config: BertConfig, max_seq_length: int) -> None:

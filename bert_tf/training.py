@@ -247,15 +247,11 @@ class Trainer:
                 else:
                     checkpoints.load_google_checkpoint(self.model, prefix)
                     step = int(tf.train.load_checkpoint(prefix).get_tensor("global_step"))
-            except (tf.errors.OpError, OSError) as e:
-                reason = " ".join((getattr(e, "message", None) or str(e)).split())[:200]
-                logging.warning(
-                    "Checkpoint %s is unreadable (%s): using the one before it", prefix, reason
-                )
+            except (checkpoints.UnreadableCheckpointError, tf.errors.OpError, OSError) as e:
+                reason = " ".join((getattr(e, "message", None) or str(e)).split())
+                logging.warning("%s; resuming from the checkpoint before it instead", reason)
                 unreadable.append(prefix)
                 continue
-            if unreadable:
-                logging.warning("Resuming from %s, not the unreadable %s", prefix, unreadable)
             logging.info("Resumed from %s at step %d", prefix, step)
             self.restored = prefix
             return step
@@ -325,11 +321,14 @@ class Trainer:
             return False
         try:
             train_state.read(path).assert_existing_objects_matched()
-        except (tf.errors.OpError, AssertionError, ValueError) as e:
-            raise ValueError(
-                f"{path}: cannot restore the input position ({' '.join(str(e).split())[:200]}); "
-                "was the input (files, batch size, seed) changed since the checkpoint?"
-            ) from e
+        except (tf.errors.OpError, AssertionError, ValueError, IndexError) as e:
+            logging.warning(
+                "%s cannot be restored (%s): skipping the batches used instead, and dropout "
+                "restarts from its seed",
+                path,
+                " ".join(str(e).split())[:200],
+            )
+            return False
         logging.info("Restored the training state (RNG, input position) from %s", path)
         return True
 

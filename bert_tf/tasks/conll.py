@@ -134,8 +134,15 @@ def read_conll(path: str, labels: Sequence[str] | None = None) -> list[Sentence]
             words.clear()
             tags.clear()
 
-    with tf.io.gfile.GFile(path, "r") as f:
-        for number, line in enumerate(f, start=1):
+    with tf.io.gfile.GFile(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(
+                    f"{path}, line {number}: not UTF-8 text ({e.reason}: "
+                    f"{raw[e.start:e.end]!r}); save the file as UTF-8"
+                ) from None
             fields = line.split()
             if not fields:
                 flush()

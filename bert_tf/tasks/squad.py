@@ -231,7 +231,34 @@ def load_squad_json(input_file: str) -> dict:
             raise ValueError(f"{input_file} is not valid JSON: {e}") from e
     if not isinstance(dataset, dict) or "data" not in dataset:
         raise ValueError(f"{input_file} is not a SQuAD file: it has no top-level 'data' list")
+    _check_squad_schema(dataset, input_file)
     return dataset
+
+
+def _check_squad_schema(dataset: dict, input_file: str) -> None:
+    """Raises a ValueError naming the first place where `dataset` is not SQuAD's layout."""
+
+    def need(value, kind, where: str):
+        if not isinstance(value, kind):
+            raise ValueError(
+                f"{input_file} is not a SQuAD file: {where} should be a "
+                f"{'list' if kind is list else 'object' if kind is dict else 'string'}, found "
+                f"{type(value).__name__} (expected data[].paragraphs[].context and "
+                "data[].paragraphs[].qas[].id/question)"
+            )
+        return value
+
+    for i, article in enumerate(need(dataset["data"], list, "'data'")):
+        article = need(article, dict, f"data[{i}]")
+        for j, paragraph in enumerate(need(article.get("paragraphs"), list, f"data[{i}].paragraphs")):
+            where = f"data[{i}].paragraphs[{j}]"
+            paragraph = need(paragraph, dict, where)
+            need(paragraph.get("context"), str, f"{where}.context")
+            for k, qa in enumerate(need(paragraph.get("qas"), list, f"{where}.qas")):
+                qa = need(qa, dict, f"{where}.qas[{k}]")
+                if qa.get("id") is None:
+                    raise ValueError(f"{input_file} is not a SQuAD file: {where}.qas[{k}] has no 'id'")
+                need(qa.get("question"), str, f"{where}.qas[{k}].question")
 
 
 def read_squad_examples(
