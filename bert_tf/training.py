@@ -114,6 +114,18 @@ def _saveable(iterator) -> bool:
     return isinstance(iterator, tf.__internal__.tracking.Trackable)
 
 
+def _op_error_reason(e: tf.errors.OpError) -> str:
+    """The cause in a TF error message, without the graph trace that `tf.function` adds."""
+    lines = [line.strip() for line in (e.message or "").splitlines()]
+    causes = [
+        line
+        for line in lines
+        if line
+        and not line.startswith(("Graph execution error", "Detected at node", "File ", "[["))
+    ]
+    return causes[-1][:300] if causes else type(e).__name__
+
+
 def _is_input_error(e: tf.errors.OpError) -> bool:
     """Whether an error raised by a training step came from reading or parsing records."""
     if isinstance(e, tf.errors.DataLossError):
@@ -467,8 +479,8 @@ class Trainer:
                     prefix = self.save()
                     raise ValueError(
                         f"reading {data_name} failed after step {self.step}: "
-                        f"{' '.join(e.message.split())[:300]} (saved {prefix}; fix or remove "
-                        "the damaged file and run again)"
+                        f"{_op_error_reason(e)} (saved {prefix}; fix or remove the damaged "
+                        "file and run again)"
                     ) from None
                 step = self.step
                 last = {"loss": float(loss), **{k: float(v) for k, v in parts.items()}}
