@@ -4,6 +4,7 @@ message, not a trace."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
@@ -291,15 +292,29 @@ def _error_line(e: BaseException) -> str:
     return " ".join(message.split())  # one line, whatever the message held
 
 
-def _output_dir_lock():
-    """The lock on --output_dir of a script that has the flag and was given it."""
+def _writable_folder(flag: str) -> str | None:
+    """The folder named by `--flag`, if the script has the flag and it was given: created now,
+    so a file in its place or a folder that cannot be written fails before any work."""
     f = flags.FLAGS
-    output_dir = f["output_dir"].value if "output_dir" in f else None
-    if not output_dir:
-        return contextlib.nullcontext()
-    if tf.io.gfile.exists(output_dir) and not tf.io.gfile.isdir(output_dir):
-        raise ValueError(f"--output_dir={output_dir} is a file, not a folder")
-    return files.output_dir_lock(output_dir)
+    folder = f[flag].value if flag in f else None
+    if not folder:
+        return None
+    if tf.io.gfile.exists(folder) and not tf.io.gfile.isdir(folder):
+        raise ValueError(f"--{flag}={folder} is a file, not a folder")
+    try:
+        tf.io.gfile.makedirs(folder)
+    except (OSError, tf.errors.OpError) as e:
+        raise ValueError(f"--{flag}={folder} cannot be created: {_error_line(e)}") from None
+    if "://" not in folder and not os.access(folder, os.W_OK):
+        raise ValueError(f"--{flag}={folder} is not writable")
+    return folder
+
+
+def _output_dir_lock():
+    """Checks --output_dir and --export_dir; the lock on --output_dir when given."""
+    _writable_folder("export_dir")
+    output_dir = _writable_folder("output_dir")
+    return files.output_dir_lock(output_dir) if output_dir else contextlib.nullcontext()
 
 
 def run(main: Callable[[list[str]], None]) -> None:

@@ -292,7 +292,9 @@ class BertConfig:
             with tf.io.gfile.GFile(json_file, "rb") as f:
                 text = f.read().decode("utf-8")
         except UnicodeDecodeError as e:
-            raise ValueError(f"bert_config_file {json_file} is not UTF-8 text ({e.reason})") from None
+            raise ValueError(
+                f"bert_config_file {json_file} is not UTF-8 text ({e.reason})"
+            ) from None
         if not text.strip():
             raise ValueError(f"bert_config_file is empty: {json_file}")
         try:

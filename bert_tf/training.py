@@ -235,7 +235,7 @@ class Trainer:
     def restore_or_initialize(
         self, init_checkpoint: str | None, allow_missing: tuple[str, ...] = ()
     ) -> int:
-        """Resumes from the newest readable checkpoint in `output_dir`, else loads `init_checkpoint`.
+        """Resumes from the newest readable checkpoint in `output_dir`, else `init_checkpoint`.
 
         A checkpoint that cannot be read (empty, truncated, a data file missing) is skipped with
         a warning naming it, and the one before it is used.

@@ -250,14 +250,17 @@ def _check_squad_schema(dataset: dict, input_file: str) -> None:
 
     for i, article in enumerate(need(dataset["data"], list, "'data'")):
         article = need(article, dict, f"data[{i}]")
-        for j, paragraph in enumerate(need(article.get("paragraphs"), list, f"data[{i}].paragraphs")):
+        paragraphs = need(article.get("paragraphs"), list, f"data[{i}].paragraphs")
+        for j, paragraph in enumerate(paragraphs):
             where = f"data[{i}].paragraphs[{j}]"
             paragraph = need(paragraph, dict, where)
             need(paragraph.get("context"), str, f"{where}.context")
             for k, qa in enumerate(need(paragraph.get("qas"), list, f"{where}.qas")):
                 qa = need(qa, dict, f"{where}.qas[{k}]")
                 if qa.get("id") is None:
-                    raise ValueError(f"{input_file} is not a SQuAD file: {where}.qas[{k}] has no 'id'")
+                    raise ValueError(
+                        f"{input_file} is not a SQuAD file: {where}.qas[{k}] has no 'id'"
+                    )
                 need(qa.get("question"), str, f"{where}.qas[{k}].question")
 
 
