@@ -16,7 +16,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
@@ -273,20 +272,25 @@ def test_damaged_record_stops_training_with_a_checkpoint_and_the_file_named(tmp_
 def test_ctrl_c_saves_a_checkpoint_and_stops(tmp_path):
     from test_training import _dataset, _trainer
 
-    trainer = _trainer(tmp_path, steps=100000, save_every=100000)
+    trainer = _trainer(tmp_path, steps=100, save_every=100)
     trainer.restore_or_initialize(None)
-    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        with pytest.raises(training.TrainingInterrupted, match="saved .*model.ckpt-\\d+ at step"):
-            trainer.train(_dataset(), 100000)
-    finally:
-        timer.cancel()
-    assert 0 < trainer.step < 100000
-    assert training.training_checkpoints(str(tmp_path)) == [
-        str(tmp_path / f"model.ckpt-{trainer.step}")
-    ]
-    assert (tmp_path / f"train_state.ckpt-{trainer.step}.index").exists()
+    run_steps, calls = trainer.run_steps, []
+
+    def ctrl_c_during_the_third_call(iterator, steps):
+        calls.append(steps)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # a real SIGINT, as a terminal sends it
+        return run_steps(iterator, steps)
+
+    trainer.run_steps = ctrl_c_during_the_third_call
+    with pytest.raises(
+        training.TrainingInterrupted, match=r"saved .*model.ckpt-3 at step 3 of 100"
+    ):
+        trainer.train(_dataset(), 100)
+    # The step under way finished, then the checkpoint of step 3 was saved.
+    assert trainer.step == 3 and calls == [1, 1, 1]
+    assert training.training_checkpoints(str(tmp_path)) == [str(tmp_path / "model.ckpt-3")]
+    assert (tmp_path / "train_state.ckpt-3.index").exists()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
