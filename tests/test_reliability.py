@@ -393,3 +393,18 @@ def test_vocab_without_cls_and_predicting_untrained_are_refused(google_folder, m
             google_folder, mnli_data, out, do_train=False, do_predict=True, init_checkpoint=None
         )
     assert not list(out.glob("*.tsv"))
+
+
+def test_record_writers_publish_only_complete_files(tmp_path):
+    old = tmp_path / "train.tf_record"
+    records.write_examples([str(old)], pretraining_examples(2))
+    before = old.read_bytes()
+
+    def failing():
+        yield from pretraining_examples(3)
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        records.write_examples([str(old), str(tmp_path / "other.tf_record")], failing())
+    assert sorted(os.listdir(tmp_path)) == ["train.tf_record"]
+    assert old.read_bytes() == before
