@@ -344,13 +344,20 @@ def run(main: Callable[[list[str]], None]) -> None:
 
 
 def require_file(path: str | None, flag: str) -> str:
-    """Checks that the file named by `--flag` exists and is not empty."""
+    """Checks that the file named by `--flag` exists, is a file, is readable and is not empty."""
     if not path:
         raise ValueError(f"--{flag} is required")
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"--{flag}: no such file: {path}")
-    if not tf.io.gfile.isdir(path) and tf.io.gfile.stat(path).length == 0:
+    if tf.io.gfile.isdir(path):
+        raise ValueError(f"--{flag}={path} is a folder, not a file")
+    if tf.io.gfile.stat(path).length == 0:
         raise ValueError(f"--{flag}: file is empty: {path}")
+    try:
+        with tf.io.gfile.GFile(path, "rb") as f:
+            f.read(1)
+    except (OSError, tf.errors.OpError) as e:
+        raise ValueError(f"--{flag}={path} cannot be read: {_error_line(e)}") from None
     return path
 
 

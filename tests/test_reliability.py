@@ -365,6 +365,8 @@ def test_bad_inputs_name_the_file(google_folder, mnli_data, tmp_path, caplog):
     (header_only / "dev.tsv").write_text("sentence\tlabel\n")
     with pytest.raises(ValueError, match=r"dev.tsv holds no sst-2 example"):
         glue.get_processor("sst-2").get_dev_examples(str(header_only))
+    with pytest.raises(ValueError, match=rf"--vocab_file={tmp_path} is a folder, not a file"):
+        cli.require_file(str(tmp_path), "vocab_file")
     empty_index = tmp_path / "model.ckpt"
     (tmp_path / "model.ckpt.index").write_bytes(b"")
     with pytest.raises(ValueError, match=rf"checkpoint {empty_index} cannot be read"):
