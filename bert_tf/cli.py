@@ -334,7 +334,7 @@ def run(main: Callable[[list[str]], None]) -> None:
             print(f"interrupted: {_error_line(e)}", file=sys.stderr)
             sys.exit(INTERRUPTED_STATUS)
         except KeyboardInterrupt:
-            print("interrupted (Ctrl-C): outputs not yet complete were not written", file=sys.stderr)
+            print("interrupted (Ctrl-C): no incomplete output was written", file=sys.stderr)
             sys.exit(INTERRUPTED_STATUS)
         except USER_ERRORS as e:
             print(f"error: {_error_line(e)}", file=sys.stderr)
