@@ -134,6 +134,7 @@ def main(_):
     processor, config = _validate()
     keras.utils.set_random_seed(FLAGS.random_seed)
     tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
+    cli.check_vocab(tokenizer)
     output_dir = FLAGS.output_dir
     tf.io.gfile.makedirs(output_dir)
 
@@ -165,12 +166,7 @@ def main(_):
         train=FLAGS.do_train,
     )
     step = trainer.restore_or_initialize(FLAGS.init_checkpoint, allow_missing=_CLASSIFIER_HEAD)
-    if not FLAGS.do_train and step == 0:
-        logging.warning(
-            "No fine-tuned checkpoint in %s: the classifier layer is untrained, so the results "
-            "are chance level (run with --do_train first, or point --output_dir at a trained run)",
-            output_dir,
-        )
+    cli.check_trained(step, "classifier layer")
 
     if FLAGS.do_train:
         logging.info("***** Running training *****")
@@ -186,7 +182,7 @@ def main(_):
             seed=FLAGS.random_seed,
             trim_padding=FLAGS.trim_padding,
         )
-        trainer.train(dataset, num_train_steps)
+        trainer.train(dataset, num_train_steps, data_name=train_file)
         step = trainer.step
 
     if FLAGS.do_eval:

@@ -50,7 +50,7 @@ import numpy as np
 import tensorflow as tf
 from absl import flags, logging
 
-from bert_tf import checkpoints, cli, heads, metrics, records, tokenization, training
+from bert_tf import checkpoints, cli, files, heads, metrics, records, tokenization, training
 from bert_tf.modeling import BertConfig
 from bert_tf.tasks import conll
 
@@ -130,6 +130,7 @@ def main(_):
     keras.utils.set_random_seed(FLAGS.random_seed)
     labels = conll.get_labels(FLAGS.entity_types)
     tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
+    cli.check_vocab(tokenizer)
     output_dir = FLAGS.output_dir
     tf.io.gfile.makedirs(output_dir)
 
@@ -161,12 +162,7 @@ def main(_):
         train=FLAGS.do_train,
     )
     step = trainer.restore_or_initialize(FLAGS.init_checkpoint, allow_missing=_HEAD)
-    if not FLAGS.do_train and step == 0:
-        logging.warning(
-            "No fine-tuned checkpoint in %s: the tagging layer is untrained, so the results "
-            "are chance level (run with --do_train first, or point --output_dir at a trained run)",
-            output_dir,
-        )
+    cli.check_trained(step, "tagging layer")
 
     if FLAGS.do_train:
         logging.info("***** Running training *****")
@@ -220,7 +216,7 @@ def _run_set(trainer, labels, tokenizer, split: str, name: str, batch_size: int,
         list(zip(s.labels, tags)) for s, tags in zip(sentences, predicted)
     )
     report = counts.report()
-    with tf.io.gfile.GFile(os.path.join(FLAGS.output_dir, f"{name}_conlleval.txt"), "w") as f:
+    with files.atomic_open(os.path.join(FLAGS.output_dir, f"{name}_conlleval.txt")) as f:
         f.write(report)
     results = metrics.ner_eval_results(counts)
     results["eval_loss"] = _mean_loss(features, logits)

@@ -19,6 +19,7 @@ import bert_tf.startup  # first: imports TensorFlow without its start-up notices
 # isort: split
 import os
 
+import keras
 from absl import flags, logging
 
 from bert_tf import cli, dynamic_masking, metrics, records, training
@@ -48,7 +49,9 @@ cli.define_flags(
         "do_train": "Run training.",
         "do_eval": "Run evaluation on the input files.",
         "vocab_file": "The vocab.txt of the model (needed by --dynamic_masking).",
-        "random_seed": "Seeds --dynamic_masking's masks (with the epoch, file and record).",
+        "random_seed": "Seeds the initialisation of weights not in --init_checkpoint, dropout, "
+        "the order files and records are read in, and --dynamic_masking's masks, so reruns "
+        "(and resumed runs) are identical. The original was unseeded.",
     },
 )
 flags.DEFINE_string("input_file", None, "TFRecord files: comma-separated names or globs.")
@@ -85,6 +88,9 @@ def main(_):
     logging.info("*** Input files *** (%d)", len(input_files))
     for name in input_files[:20]:
         logging.info("  %s", name)
+    for name in input_files:
+        records.check_record_framing(name)  # a truncated file fails now, not hours in
+    keras.utils.set_random_seed(FLAGS.random_seed)
 
     masker = _dynamic_masker(config) if FLAGS.dynamic_masking else None
 
@@ -108,8 +114,10 @@ def main(_):
             FLAGS.max_predictions_per_seq,
             is_training=True,
             masker=masker,
+            seed=FLAGS.random_seed,
+            deterministic=True,
         )
-        trainer.train(dataset, FLAGS.num_train_steps)
+        trainer.train(dataset, FLAGS.num_train_steps, data_name=", ".join(input_files[:5]))
 
     if FLAGS.do_eval:
         dataset = records.pretraining_dataset(

@@ -126,6 +126,7 @@ def main(_):
     tokenizer = tokenization.FullTokenizer(
         cli.require_file(FLAGS.vocab_file, "vocab_file"), do_lower_case=FLAGS.do_lower_case
     )
+    cli.check_vocab(tokenizer)
     if FLAGS.random_seed is not None:
         tf.keras.utils.set_random_seed(FLAGS.random_seed)
 
@@ -156,8 +157,7 @@ def main(_):
         train=FLAGS.do_train,
     )
     start_step = trainer.restore_or_initialize(FLAGS.init_checkpoint, allow_missing=("cls/squad/",))
-    if not FLAGS.init_checkpoint and not tf.train.latest_checkpoint(FLAGS.output_dir):
-        logging.warning("No --init_checkpoint and no checkpoint in --output_dir: random weights")
+    cli.check_trained(start_step, "span layer (cls/squad)")
 
     if FLAGS.do_train:
         train_file = os.path.join(FLAGS.output_dir, records.SQUAD_RECORD_FILES["train"])

@@ -97,6 +97,7 @@ def main(_):
     config = _validate()
     keras.utils.set_random_seed(FLAGS.random_seed)
     tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
+    cli.check_vocab(tokenizer)
     output_dir = FLAGS.output_dir
     tf.io.gfile.makedirs(output_dir)
 
@@ -127,12 +128,7 @@ def main(_):
         train=FLAGS.do_train,
     )
     step = trainer.restore_or_initialize(FLAGS.init_checkpoint, allow_missing=_HEAD)
-    if not FLAGS.do_train and step == 0:
-        logging.warning(
-            "No fine-tuned checkpoint in %s: the scoring vector is untrained, so the results "
-            "are chance level (run with --do_train first, or point --output_dir at a trained run)",
-            output_dir,
-        )
+    cli.check_trained(step, "scoring vector")
 
     if FLAGS.do_train:
         logging.info("***** Running training *****")

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from bert_tf import files
 from bert_tf.modeling import BertConfig, BertModel
 
 # Checkpoint entries that never correspond to model weights, with the reason they are skipped.
@@ -173,6 +174,38 @@ def assign_by_name(
     return report
 
 
+class UnreadableCheckpointError(ValueError):
+    """A checkpoint's files exist but cannot be read (empty, truncated or damaged)."""
+
+
+def _open(prefix: str):
+    """`tf.train.load_checkpoint` whose reads fail with one line naming the checkpoint.
+
+    Returns:
+        (reader, read): the reader, and ``read(name)`` returning a tensor as numpy.
+    """
+
+    def unreadable(e: Exception) -> UnreadableCheckpointError:
+        reason = " ".join((getattr(e, "message", None) or str(e) or type(e).__name__).split())
+        return UnreadableCheckpointError(
+            f"checkpoint {prefix} cannot be read ({reason}): is it complete? (an interrupted "
+            "copy or a full disk leaves empty or truncated .index/.data files)"
+        )
+
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+    except tf.errors.OpError as e:
+        raise unreadable(e) from None
+
+    def read(name: str):
+        try:
+            return reader.get_tensor(name)
+        except (tf.errors.OpError, IndexError) as e:  # IndexError: a truncated data file
+            raise unreadable(e) from None
+
+    return reader, read
+
+
 def _resolve_checkpoint(path: str) -> str:
     """Accepts a checkpoint prefix, a folder with a ``checkpoint`` file, or a Google folder."""
     if tf.io.gfile.isdir(path):
@@ -196,7 +229,7 @@ def _resolve_checkpoint(path: str) -> str:
 
 def list_checkpoint(path: str) -> dict[str, tuple]:
     """{name: shape} for every variable stored in a TF checkpoint (prefix or folder)."""
-    reader = tf.train.load_checkpoint(_resolve_checkpoint(path))
+    reader, _ = _open(_resolve_checkpoint(path))
     return {k: tuple(v) for k, v in reader.get_variable_to_shape_map().items()}
 
 
@@ -224,9 +257,9 @@ def load_google_checkpoint(
     """
     prefix = _resolve_checkpoint(checkpoint)
     _ensure_built(model)
-    reader = tf.train.load_checkpoint(prefix)
+    reader, read = _open(prefix)
     shapes = {k: tuple(v) for k, v in reader.get_variable_to_shape_map().items()}
-    return assign_by_name(model, shapes, reader.get_tensor, prefix, allow_missing, allow_unexpected)
+    return assign_by_name(model, shapes, read, prefix, allow_missing, allow_unexpected)
 
 
 def _ensure_built(model: keras.Layer) -> None:
@@ -500,7 +533,8 @@ def convert_hf_to_google(input_dir: str, output_dir: str) -> str:
     os.makedirs(output_dir, exist_ok=True)
     config.to_json_file(os.path.join(output_dir, "bert_config.json"))
     prefix = save_google_checkpoint(model, os.path.join(output_dir, "bert_model.ckpt"), extra=heads)
-    tf.io.gfile.copy(vocab, os.path.join(output_dir, "vocab.txt"), overwrite=True)
+    with files.atomic_path(os.path.join(output_dir, "vocab.txt")) as tmp:
+        tf.io.gfile.copy(vocab, tmp)
     return prefix
 
 
@@ -562,7 +596,7 @@ def restore_training_checkpoint(model, optimizer, prefix: str) -> int:
     Raises:
         ValueError: when the checkpoint lacks the model's variables, slots or global_step.
     """
-    reader = tf.train.load_checkpoint(prefix)
+    reader, read = _open(prefix)
     shapes = {k: tuple(v) for k, v in reader.get_variable_to_shape_map().items()}
     if "global_step" not in shapes:
         raise ValueError(f"{prefix} has no global_step: not a training checkpoint")
@@ -573,9 +607,9 @@ def restore_training_checkpoint(model, optimizer, prefix: str) -> int:
     missing = [name for name in slots if name not in shapes]
     if missing:
         raise ValueError(f"{prefix} lacks optimizer slots, e.g. {missing[:3]}")
-    assign_by_name(model, shapes, reader.get_tensor, prefix, allow_unexpected=False)
+    assign_by_name(model, shapes, read, prefix, allow_unexpected=False)
     for name, variable in slots.items():
-        variable.assign(reader.get_tensor(name))
-    step = int(reader.get_tensor("global_step"))
+        variable.assign(read(name))
+    step = int(read("global_step"))
     inner.iterations.assign(step)
     return step

@@ -3,13 +3,15 @@ message, not a trace."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
 import tensorflow as tf
 from absl import app, flags, logging
 
-from bert_tf import training
+from bert_tf import files, training
 from bert_tf.modeling import BertConfig
 from bert_tf.optimization import create_optimizer
 
@@ -129,8 +131,20 @@ def define_flags(
             getattr(flags, f"DEFINE_{kind}")(name, default, help_text)
 
 
-# Errors that mean "the input or the flags are wrong": reported as one line, exit status 1.
-USER_ERRORS = (ValueError, FileNotFoundError, tf.errors.NotFoundError, UnicodeDecodeError)
+# Errors that mean "the input, the flags or the machine are not as needed": reported as one
+# line, exit status 1. OSError covers unreadable, unwritable and missing files.
+USER_ERRORS = (
+    ValueError,
+    OSError,
+    tf.errors.NotFoundError,
+    tf.errors.PermissionDeniedError,
+    tf.errors.DataLossError,
+    tf.errors.FailedPreconditionError,
+    tf.errors.AlreadyExistsError,
+    files.OutputDirInUseError,
+)
+# The exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED_STATUS = 130
 
 
 def fine_tuning_steps(num_examples: int, what: str = "train examples") -> tuple[int, int]:
@@ -204,6 +218,34 @@ def make_trainer(
     )
 
 
+def check_trained(step: int, head: str) -> None:
+    """Refuses to evaluate or predict with weights that were never trained.
+
+    With no fine-tuned checkpoint in --output_dir and no --init_checkpoint every weight is
+    random; with --init_checkpoint alone, `head` is, and the results are chance level (a
+    warning).
+
+    Args:
+        step: The step `Trainer.restore_or_initialize` returned.
+        head: The task layer's name, for the message.
+    """
+    f = flags.FLAGS
+    if f.do_train or step:
+        return
+    if not f.init_checkpoint:
+        raise ValueError(
+            f"no trained model: --output_dir={f.output_dir} holds no model.ckpt-* and no "
+            "--init_checkpoint is given, so every weight would be random; run with --do_train "
+            "first, or point --output_dir at a trained run"
+        )
+    logging.warning(
+        "No fine-tuned checkpoint in %s: the %s is untrained, so the results are chance level "
+        "(run with --do_train first, or point --output_dir at a trained run)",
+        f.output_dir,
+        head,
+    )
+
+
 # The error for --export_dir without a fine-tuned checkpoint in --output_dir.
 NOT_FINE_TUNED = (
     "--export_dir needs a fine-tuned checkpoint in --output_dir={output_dir}; run with "
@@ -245,11 +287,46 @@ def export_fine_tuned(
     return path
 
 
+def _error_line(e: BaseException) -> str:
+    message = getattr(e, "message", None) or str(e) or type(e).__name__
+    return " ".join(message.split())  # one line, whatever the message held
+
+
+def _writable_folder(flag: str) -> str | None:
+    """The folder named by `--flag`, if the script has the flag and it was given: created now,
+    so a file in its place or a folder that cannot be written fails before any work."""
+    f = flags.FLAGS
+    folder = f[flag].value if flag in f else None
+    if not folder:
+        return None
+    if tf.io.gfile.exists(folder) and not tf.io.gfile.isdir(folder):
+        raise ValueError(f"--{flag}={folder} is a file, not a folder")
+    try:
+        tf.io.gfile.makedirs(folder)
+    except (OSError, tf.errors.OpError) as e:
+        raise ValueError(f"--{flag}={folder} cannot be created: {_error_line(e)}") from None
+    if "://" not in folder and not os.access(folder, os.W_OK):
+        raise ValueError(f"--{flag}={folder} is not writable")
+    return folder
+
+
+def _output_dir_lock():
+    """Checks --output_dir and --export_dir; the lock on --output_dir when given."""
+    _writable_folder("export_dir")
+    output_dir = _writable_folder("output_dir")
+    return files.output_dir_lock(output_dir) if output_dir else contextlib.nullcontext()
+
+
 def run(
     main: Callable[[list[str]], None],
     flags_parser: Callable[[list[str]], list[str]] | None = None,
 ) -> None:
-    """`absl.app.run(main)`, turning user errors into a one-line message and exit status 1.
+    """`absl.app.run(main)` with the promises every script keeps.
+
+    * Bad input ends in one line on stderr (``error: ...``, printed once) and exit status 1.
+    * Ctrl-C ends with one line and exit status 130; training saves a checkpoint first.
+    * A script with ``--output_dir`` holds that folder's lock while it runs, so a second run on
+      the same folder refuses to start instead of overwriting the first one's outputs.
 
     Args:
         main: The script's main; it gets what `flags_parser` returns.
@@ -259,11 +336,16 @@ def run(
 
     def guarded(argv):
         try:
-            main(argv)
+            with _output_dir_lock():
+                main(argv)
+        except training.TrainingInterrupted as e:
+            print(f"interrupted: {_error_line(e)}", file=sys.stderr)
+            sys.exit(INTERRUPTED_STATUS)
+        except KeyboardInterrupt:
+            print("interrupted (Ctrl-C): no incomplete output was written", file=sys.stderr)
+            sys.exit(INTERRUPTED_STATUS)
         except USER_ERRORS as e:
-            message = getattr(e, "message", None) or str(e)
-            logging.error("%s", message)
-            print(f"error: {message}", file=sys.stderr)
+            print(f"error: {_error_line(e)}", file=sys.stderr)
             sys.exit(1)
 
     if flags_parser is None:
@@ -273,14 +355,35 @@ def run(
 
 
 def require_file(path: str | None, flag: str) -> str:
-    """Checks that the file named by `--flag` exists and is not empty."""
+    """Checks that the file named by `--flag` exists, is a file, is readable and is not empty."""
     if not path:
         raise ValueError(f"--{flag} is required")
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"--{flag}: no such file: {path}")
-    if not tf.io.gfile.isdir(path) and tf.io.gfile.stat(path).length == 0:
+    if tf.io.gfile.isdir(path):
+        raise ValueError(f"--{flag}={path} is a folder, not a file")
+    if tf.io.gfile.stat(path).length == 0:
         raise ValueError(f"--{flag}: file is empty: {path}")
+    try:
+        with tf.io.gfile.GFile(path, "rb") as f:
+            f.read(1)
+    except (OSError, tf.errors.OpError) as e:
+        raise ValueError(f"--{flag}={path} cannot be read: {_error_line(e)}") from None
     return path
+
+
+# Tokens every fine-tuning script writes into its features.
+SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[UNK]")
+
+
+def check_vocab(tokenizer, flag: str = "vocab_file") -> None:
+    """The vocabulary has the tokens the scripts pack every example with."""
+    missing = [token for token in SPECIAL_TOKENS if token not in tokenizer.vocab]
+    if missing:
+        raise ValueError(
+            f"--{flag}={flags.FLAGS[flag].value} lacks {', '.join(missing)}: it is not a BERT "
+            "vocabulary (or not the one the model was trained with)"
+        )
 
 
 def check_max_seq_length(config: BertConfig, max_seq_length: int) -> None:

@@ -1034,7 +1034,9 @@ class Predictor:
         if text == "choices":
             if text_b is None:
                 raise ValueError("A multiple-choice export needs text_b: the endings of each row.")
-            endings = [_strings(row) for row in text_b]
+            if isinstance(text_b, (str, bytes)):
+                raise TypeError("text_b must be a list of rows, each a list of endings")
+            endings = [_strings(row, f"text_b[{i}]") for i, row in enumerate(text_b)]
             if not endings or len({int(row.shape[0]) for row in endings}) != 1:
                 raise ValueError("text_b must give every row the same number of endings (>= 1).")
             return _numpy(
@@ -1052,7 +1054,12 @@ class Predictor:
                 if self.config["model_type"] == "squad":
                     raise ValueError("A SQuAD export needs text_b: the contexts.")
                 text_b = [""] * len(inputs["text_a"])
-            inputs["text_b"] = _strings(text_b)
+            inputs["text_b"] = _strings(text_b, "text_b")
+            if inputs["text_b"].shape[0] != inputs["text_a"].shape[0]:
+                raise ValueError(
+                    f"text_a has {inputs['text_a'].shape[0]} texts but text_b has "
+                    f"{inputs['text_b'].shape[0]}: give one text_b per text_a ('' for none)"
+                )
         elif text_b is not None:
             raise ValueError(
                 f"This export ({self.path}) takes single texts: pass text_a only, or export "
@@ -1061,14 +1068,52 @@ class Predictor:
         return _numpy(self._signatures[SIGNATURE_TEXT](**inputs))
 
     def predict_token_ids(self, input_ids, input_mask, segment_ids) -> dict[str, np.ndarray]:
-        """Predicts packed features (int [batch, seq] each) through `serve_token_ids`."""
-        return _numpy(
-            self._signatures[SIGNATURE_TOKEN_IDS](
-                input_ids=tf.constant(np.asarray(input_ids), tf.int32),
-                input_mask=tf.constant(np.asarray(input_mask), tf.int32),
-                segment_ids=tf.constant(np.asarray(segment_ids), tf.int32),
+        """Predicts packed features (int [batch, seq] each) through `serve_token_ids`.
+
+        Raises:
+            TypeError: an input is not integers.
+            ValueError: the three inputs differ in shape, their shape is not the export's
+                ([batch, max_seq_length], or [batch, num_choices, max_seq_length]), or
+                `input_mask` holds values other than 0 and 1.
+        """
+        arrays = {"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids}
+        return _numpy(self._signatures[SIGNATURE_TOKEN_IDS](**self._token_id_tensors(arrays)))
+
+    def _token_id_tensors(self, arrays: Mapping[str, object]) -> dict[str, tf.Tensor]:
+        """Checks token-id inputs against the signature before the model sees them."""
+        specs = self._signatures[SIGNATURE_TOKEN_IDS].structured_input_signature[1]
+        checked = {}
+        for name, value in arrays.items():
+            array = np.asarray(value)
+            if array.dtype.kind not in "iu" and not (array.size == 0 and array.dtype.kind == "f"):
+                raise TypeError(f"{name} must hold integers, got {array.dtype} values")
+            wanted = specs[name].shape
+            if array.ndim != wanted.rank or any(
+                w is not None and w != got for w, got in zip(wanted.as_list(), array.shape)
+            ):
+                shape = ", ".join("batch" if w is None else str(w) for w in wanted.as_list())
+                raise ValueError(
+                    f"{name} has shape {list(array.shape)}; this export takes [{shape}]"
+                )
+            checked[name] = array
+        shapes = {name: array.shape for name, array in checked.items()}
+        if len(set(shapes.values())) != 1:
+            raise ValueError(
+                "input_ids, input_mask and segment_ids must have one shape (one row per "
+                f"example), got {', '.join(f'{k} {list(v)}' for k, v in shapes.items())}"
             )
-        )
+        longest = self.config.get("max_seq_length")
+        if longest and checked["input_ids"].shape[-1] > longest:
+            raise ValueError(
+                f"input_ids has {checked['input_ids'].shape[-1]} positions; this export takes at "
+                f"most max_seq_length={longest}"
+            )
+        mask = checked["input_mask"]
+        if mask.size and not np.isin(mask, (0, 1)).all():
+            raise ValueError("input_mask must hold only 0 (padding) and 1 (token)")
+        if checked["input_ids"].size and checked["input_ids"].min() < 0:
+            raise ValueError("input_ids must not be negative")
+        return {name: tf.constant(array.astype(np.int32)) for name, array in checked.items()}
 
     def predict_examples(self, serialized: Sequence[bytes]) -> dict[str, np.ndarray]:
         """Predicts serialized ``tf.Example`` records through `serve_examples`."""
@@ -1082,9 +1127,22 @@ def load(path: str) -> Predictor:
     return Predictor(path)
 
 
-def _strings(texts) -> tf.Tensor:
+def _strings(texts, what: str = "text_a") -> tf.Tensor:
+    """A batch of texts as a string tensor; anything but a list of str/bytes is a TypeError."""
     if isinstance(texts, (str, bytes)):
         raise TypeError("Pass a list of texts (a batch), not one string.")
+    if isinstance(texts, np.ndarray) and texts.dtype.kind in "US":
+        texts = texts.tolist()
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise TypeError(f"{what} must be a list of texts, got {type(texts).__name__}") from None
+    for i, text in enumerate(texts):
+        if not isinstance(text, (str, bytes)):
+            raise TypeError(
+                f"{what}[{i}] is {type(text).__name__} {text!r:.40}: this export takes texts "
+                "(str or UTF-8 bytes); use predict_token_ids for token ids"
+            )
     return tf.constant(
         [text.encode("utf-8") if isinstance(text, str) else bytes(text) for text in texts],
         dtype=tf.string,

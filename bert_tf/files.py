@@ -78,3 +78,84 @@ def atomic_open(path: str, mode: str = "w") -> Iterator[tf.io.gfile.GFile]:
     with atomic_path(path) as tmp:
         with tf.io.gfile.GFile(tmp, mode) as f:
             yield f
+
+
+# ---------------------------------------------------------------------------------------------
+# One run per output folder.
+
+LOCK_NAME = ".lock"
+
+class OutputDirInUseError(RuntimeError):
+    """Another process holds the output folder's lock."""
+
+
+# Folders this process holds, with how many `output_dir_lock` blocks hold each (a script's
+# `main` may be entered again in the same process, e.g. by tests).
+_held: dict[str, list] = {}
+
+
+def _describe_process() -> str:
+    import socket
+    import sys
+
+    command = " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]) if sys.argv else "python"
+    return f"pid {os.getpid()} on {socket.gethostname()}: {command[:300]}"
+
+
+@contextlib.contextmanager
+def output_dir_lock(output_dir: str) -> Iterator[None]:
+    """Holds an advisory lock on `output_dir` for the block: one run per output folder.
+
+    The lock is `fcntl.flock` on ``output_dir/.lock``, which also records who holds it. The
+    operating system drops it when the process ends in any way (exit, crash, kill -9), so a
+    stale lock never blocks the next run. Folders that are not local (``gs://...``) cannot be
+    locked this way and are used unlocked, with a warning.
+
+    Raises:
+        OutputDirInUseError: another process holds the lock; the message names it (pid, host,
+            command).
+        OSError: the folder cannot be created or written.
+    """
+    import fcntl
+
+    from absl import logging
+
+    if "://" in output_dir:
+        logging.warning(
+            "--output_dir=%s is not local: it is not locked against a second run", output_dir
+        )
+        yield
+        return
+    key = os.path.realpath(output_dir)
+    if key in _held:
+        _held[key][1] += 1
+        try:
+            yield
+        finally:
+            _held[key][1] -= 1
+        return
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, LOCK_NAME)
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise OutputDirInUseError(
+            f"--output_dir={output_dir} is in use by {holder}; wait for it to finish or choose "
+            "another --output_dir"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(_describe_process() + "\n")
+    handle.flush()
+    _held[key] = [handle, 1]
+    try:
+        yield
+    finally:
+        _held[key][1] -= 1
+        if _held[key][1] == 0:
+            del _held[key]
+            handle.close()  # releases the lock; the file stays (removing it would race)

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from bert_tf import files
 from bert_tf.heads import masked_lm_example_loss, pretraining_loss
 
 
@@ -63,7 +64,7 @@ def write_eval_results(path: str, results: dict) -> None:
 
     Floats are written as float32, the precision (and the text) the original's metrics had.
     """
-    with tf.io.gfile.GFile(path, "w") as f:
+    with files.atomic_open(path) as f:
         for key in sorted(results):
             value = results[key]
             if isinstance(value, float):

@@ -35,6 +35,9 @@ from typing import Any
 
 import keras
 import tensorflow as tf
+from absl import logging
+
+from bert_tf import files
 
 from bert_tf import kernels
 
@@ -92,6 +95,18 @@ def get_activation(name: str):
             "(Hugging Face's 'gelu' is the erf form: write 'gelu_exact'.)"
         )
     return ACTIVATIONS[key]
+
+
+# Fields that fix the model's shape: a config file without one is warned about, since the
+# default (BERT-Base's) silently builds a different model than the checkpoint may hold.
+_SHAPE_FIELDS = (
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "max_position_embeddings",
+    "type_vocab_size",
+)
 
 
 @dataclasses.dataclass
@@ -200,15 +215,27 @@ class BertConfig:
         """
         if not tf.io.gfile.exists(json_file):
             raise FileNotFoundError(f"bert_config_file not found: {json_file}")
-        with tf.io.gfile.GFile(json_file, "r") as f:
-            text = f.read()
+        try:
+            with tf.io.gfile.GFile(json_file, "rb") as f:
+                text = f.read().decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(
+                f"bert_config_file {json_file} is not UTF-8 text ({e.reason})"
+            ) from None
         if not text.strip():
             raise ValueError(f"bert_config_file is empty: {json_file}")
         try:
             values = json.loads(text)
         except json.JSONDecodeError as e:
             raise ValueError(f"bert_config_file {json_file} is not valid JSON: {e}") from None
-        return cls.from_dict(values, source=json_file)
+        config = cls.from_dict(values, source=json_file)
+        for name in _SHAPE_FIELDS:
+            if isinstance(values, dict) and name not in values:
+                logging.warning(
+                    "%s has no %r: using the original's default %s=%s", json_file, name, name,
+                    getattr(config, name),
+                )
+        return config
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the fields (and any unknown keys read from JSON) as a plain dict."""
@@ -221,7 +248,7 @@ class BertConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     def to_json_file(self, json_file: str) -> None:
-        with tf.io.gfile.GFile(json_file, "w") as f:
+        with files.atomic_open(json_file) as f:
             f.write(self.to_json_string())
 
 

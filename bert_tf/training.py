@@ -3,8 +3,12 @@
 A `Trainer` owns a model and an optimizer created under a `tf.distribute` strategy. `train` runs
 steps until `num_train_steps`, writing ``model.ckpt-STEP`` checkpoints in Google's names every
 `save_checkpoints_steps` (and at the end), TensorBoard scalars and a progress line with steps/s
-and ETA. Starting again with the same `output_dir` resumes from the newest checkpoint: weights,
-optimizer slots and the step, so a killed run ends at the same step with the same checkpoints.
+and ETA. Starting again with the same `output_dir` resumes from the newest readable checkpoint:
+weights, optimizer slots, the step, and (in ``train_state.ckpt-STEP``) the input pipeline's
+position and the dropout generators' state, so a seeded run that was killed and run again ends
+with the same weights as one that never stopped. Ctrl-C during `train` saves a checkpoint and
+raises `TrainingInterrupted`; an input read error saves one and raises a `ValueError` naming the
+data.
 
 Loss functions get a ``total`` callable that sums a value over all replicas, so they normalise
 by global quantities and a multi-device step equals the single-device step on the same batch.
@@ -14,6 +18,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
+import threading
 import time
 from collections.abc import Callable
 
@@ -77,6 +84,85 @@ def _format_eta(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+class TrainingInterrupted(Exception):
+    """Training stopped on Ctrl-C after saving a checkpoint; the message says which."""
+
+
+# The training state that Google's checkpoint layout has no names for, saved beside each
+# ``model.ckpt-STEP`` as ``train_state.ckpt-STEP`` (a name that globs for model.ckpt-* skip).
+TRAIN_STATE_PREFIX = "train_state.ckpt"
+_TRAIN_STATE_STEP = re.compile(r"train_state\.ckpt-(\d+)\.")
+_CHECKPOINT_STEP = re.compile(r"model\.ckpt-(\d+)\.index$")
+
+
+def training_checkpoints(output_dir: str) -> list[str]:
+    """The ``model.ckpt-STEP`` prefixes in `output_dir`, newest (highest step) first.
+
+    Found by their index files rather than the ``checkpoint`` state file, so a damaged state
+    file does not hide them.
+    """
+    found = []
+    for path in tf.io.gfile.glob(os.path.join(output_dir, "model.ckpt-*.index")):
+        match = _CHECKPOINT_STEP.search(os.path.basename(path))
+        if match:
+            found.append((int(match.group(1)), path[: -len(".index")]))
+    return [prefix for _, prefix in sorted(found, reverse=True)]
+
+
+def _saveable(iterator) -> bool:
+    """Whether a `tf.train.Checkpoint` can hold the iterator (not a multi-device one)."""
+    return isinstance(iterator, tf.__internal__.tracking.Trackable)
+
+
+def _op_error_reason(e: tf.errors.OpError) -> str:
+    """The cause in a TF error message, without the graph trace that `tf.function` adds."""
+    lines = [line.strip() for line in (e.message or "").splitlines()]
+    causes = [
+        line
+        for line in lines
+        if line
+        and not line.startswith(("Graph execution error", "Detected at node", "File ", "[["))
+    ]
+    return causes[-1][:300] if causes else type(e).__name__
+
+
+def _is_input_error(e: tf.errors.OpError) -> bool:
+    """Whether an error raised by a training step came from reading or parsing records."""
+    if isinstance(e, tf.errors.DataLossError):
+        return True
+    text = e.message
+    return any(
+        hint in text
+        for hint in ("Could not parse example", "corrupted record", "Feature:", "TFRecord")
+    )
+
+
+class _StopOnInterrupt:
+    """Turns the first Ctrl-C into a request checked between steps; a second one stops at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        logging.warning(
+            "Ctrl-C: saving a checkpoint after the current steps, then stopping (Ctrl-C again "
+            "stops at once, without saving)"
+        )
+        signal.signal(signal.SIGINT, self._previous)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.getsignal(signal.SIGINT) or signal.default_int_handler
+            signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
 class Trainer:
     """Runs training and evaluation for one model.
 
@@ -126,6 +212,7 @@ class Trainer:
             self.model = model_fn()
             self.optimizer = optimizer_fn() if optimizer_fn else None
         self._train_fn = None
+        self.restored: str | None = None  # the checkpoint restore_or_initialize resumed from
 
     # -- state ---------------------------------------------------------------------------
 
@@ -148,30 +235,114 @@ class Trainer:
     def restore_or_initialize(
         self, init_checkpoint: str | None, allow_missing: tuple[str, ...] = ()
     ) -> int:
-        """Resumes from the newest checkpoint in `output_dir`, else loads `init_checkpoint`.
+        """Resumes from the newest readable checkpoint in `output_dir`, else `init_checkpoint`.
+
+        A checkpoint that cannot be read (empty, truncated, a data file missing) is skipped with
+        a warning naming it, and the one before it is used.
 
         Returns:
             The step training starts from.
+
+        Raises:
+            ValueError: `output_dir` holds checkpoints but none can be read, or one that does
+                not fit the model.
         """
         self.build()
-        latest = tf.train.latest_checkpoint(self.output_dir)
-        if latest and self.optimizer is not None:
-            step = checkpoints.restore_training_checkpoint(self.model, self.optimizer, latest)
-            logging.info("Resumed from %s at step %d", latest, step)
+        self.restored = None
+        unreadable = []
+        for prefix in training_checkpoints(self.output_dir):
+            try:
+                if self.optimizer is not None:
+                    step = checkpoints.restore_training_checkpoint(
+                        self.model, self.optimizer, prefix
+                    )
+                else:
+                    checkpoints.load_google_checkpoint(self.model, prefix)
+                    step = int(tf.train.load_checkpoint(prefix).get_tensor("global_step"))
+            except (checkpoints.UnreadableCheckpointError, tf.errors.OpError, OSError) as e:
+                reason = " ".join((getattr(e, "message", None) or str(e)).split())
+                logging.warning("%s; resuming from the checkpoint before it instead", reason)
+                unreadable.append(prefix)
+                continue
+            logging.info("Resumed from %s at step %d", prefix, step)
+            self.restored = prefix
             return step
-        if latest and self.optimizer is None:
-            checkpoints.load_google_checkpoint(self.model, latest)
-            return int(tf.train.load_checkpoint(latest).get_tensor("global_step"))
+        if unreadable:
+            raise ValueError(
+                f"--output_dir={self.output_dir}: no readable checkpoint ({', '.join(unreadable)} "
+                "cannot be read); delete them to start again, or choose another --output_dir"
+            )
         if init_checkpoint:
             checkpoints.load_google_checkpoint(self.model, init_checkpoint, allow_missing)
         return 0
 
-    def save(self) -> str:
+    def _train_state(self, iterator) -> tf.train.Checkpoint:
+        """What resuming needs beyond Google's names: the input position and the RNG states.
+
+        The model's non-trainable variables are the dropout seed generators' states (BERT has
+        no other); a loss-scaling optimizer adds its dynamic scale. The input position is the
+        `tf.data` iterator's own state where the iterator can be saved (one device); under a
+        multi-device strategy it cannot, and `train` skips the batches already used instead.
+        """
+        state = {"rng": list(self.model.non_trainable_variables)}
+        if _saveable(iterator):
+            state["iterator"] = iterator
+        for name in ("dynamic_scale", "step_counter"):
+            if hasattr(self.optimizer, name):
+                state[f"loss_scale_{name}"] = getattr(self.optimizer, name)
+        return tf.train.Checkpoint(**state)
+
+    def _train_state_path(self, step: int) -> str:
+        return os.path.join(self.output_dir, f"{TRAIN_STATE_PREFIX}-{step}")
+
+    def save(self, train_state: tf.train.Checkpoint | None = None) -> str:
+        """Writes ``model.ckpt-STEP`` (and ``train_state.ckpt-STEP``, when given) in `output_dir`.
+
+        The train state goes first, so a checkpoint never exists without the state it needs;
+        train states of checkpoints no longer kept are removed with them.
+        """
+        if train_state is not None:
+            train_state.write(self._train_state_path(self.step))
         prefix = checkpoints.save_training_checkpoint(
             self.model, self.optimizer, self.output_dir, self.step, self.keep_checkpoint_max
         )
+        kept = {os.path.basename(p) for p in training_checkpoints(self.output_dir)}
+        for path in tf.io.gfile.glob(self._train_state_path(0)[:-1] + "*"):
+            match = _TRAIN_STATE_STEP.match(os.path.basename(path))
+            if match and f"{checkpoints.TRAINING_PREFIX}-{match.group(1)}" not in kept:
+                tf.io.gfile.remove(path)
         logging.info("Saved checkpoint %s", prefix)
         return prefix
+
+    def _restore_train_state(self, train_state: tf.train.Checkpoint) -> bool:
+        """Restores the train state saved with the checkpoint resumed from.
+
+        Returns:
+            Whether there was one to restore.
+        """
+        if self.restored is None:
+            return False
+        path = self._train_state_path(int(self.restored.rsplit("-", 1)[1]))
+        if not tf.io.gfile.exists(path + ".index"):
+            logging.warning(
+                "%s has no train state (%s): dropout restarts from its seed, so this run will "
+                "differ slightly from an uninterrupted one",
+                self.restored,
+                path,
+            )
+            return False
+        try:
+            train_state.read(path).assert_existing_objects_matched()
+        except (tf.errors.OpError, AssertionError, ValueError, IndexError) as e:
+            logging.warning(
+                "%s cannot be restored (%s): skipping the batches used instead, and dropout "
+                "restarts from its seed",
+                path,
+                " ".join(str(e).split())[:200],
+            )
+            return False
+        logging.info("Restored the training state (RNG, input position) from %s", path)
+        return True
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -250,13 +421,33 @@ class Trainer:
         self._train_fn = self._train_fn or self._make_train_fn()
         return self._train_fn(iterator, tf.constant(steps))
 
-    def train(self, dataset: tf.data.Dataset, num_train_steps: int) -> dict:
+    def train(
+        self, dataset: tf.data.Dataset, num_train_steps: int, data_name: str = "the input"
+    ) -> dict:
         """Trains until the optimizer has applied `num_train_steps` updates.
+
+        Args:
+            dataset: the training batches, repeated as long as needed.
+            num_train_steps: the step to stop at.
+            data_name: what the dataset reads (file names), for error messages.
 
         Returns:
             The last logged values (loss and the loss function's parts).
+
+        Raises:
+            TrainingInterrupted: Ctrl-C; a checkpoint of the last finished step was saved.
+            ValueError: reading `dataset` failed; a checkpoint of the last finished step was
+                saved (without an input position).
         """
         iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+        train_state = self._train_state(iterator)
+        restored = self._restore_train_state(train_state)
+        if self.step and not (restored and _saveable(iterator)):
+            # One batch per step: with a seeded, deterministic pipeline, batch `step` is the
+            # next one the interrupted run would have read.
+            logging.info("Skipping the %d batches used before step %d", self.step, self.step)
+            iterator = iter(self.strategy.experimental_distribute_dataset(dataset.skip(self.step)))
+            train_state = self._train_state(iterator)
         writer = tf.summary.create_file_writer(self.output_dir)
         start_step = self.step
         if start_step >= num_train_steps:
@@ -265,34 +456,51 @@ class Trainer:
         logging.info("Training from step %d to %d", start_step, num_train_steps)
         started = time.perf_counter()
         last = {}
-        while self.step < num_train_steps:
-            step = self.step
-            to_boundary = min(
-                self.iterations_per_loop,
-                num_train_steps - step,
-                self.save_checkpoints_steps - step % self.save_checkpoints_steps,
-                self.log_every_steps - step % self.log_every_steps,
-            )
-            loss, parts = self.run_steps(iterator, to_boundary)
-            step = self.step
-            last = {"loss": float(loss), **{k: float(v) for k, v in parts.items()}}
-            lr = self.optimizer.learning_rate
-            lr_value = float(lr(step) if callable(lr) else lr)
-            write_scalars(writer, step, {**last, "learning_rate": lr_value})
-            if step % self.log_every_steps == 0 or step == num_train_steps:
-                elapsed = time.perf_counter() - started
-                rate = (step - start_step) / max(elapsed, 1e-9)
-                logging.info(
-                    "step %d/%d  loss %.4f  lr %.3g  %.2f steps/s  ETA %s",
-                    step,
-                    num_train_steps,
-                    last["loss"],
-                    lr_value,
-                    rate,
-                    _format_eta((num_train_steps - step) / max(rate, 1e-9)),
+        with _StopOnInterrupt() as interrupt:
+            while self.step < num_train_steps:
+                if interrupt.requested:
+                    prefix = self.save(train_state)
+                    raise TrainingInterrupted(
+                        f"saved {prefix} at step {self.step} of {num_train_steps}; run the same "
+                        "command again to resume"
+                    )
+                step = self.step
+                to_boundary = min(
+                    self.iterations_per_loop,
+                    num_train_steps - step,
+                    self.save_checkpoints_steps - step % self.save_checkpoints_steps,
+                    self.log_every_steps - step % self.log_every_steps,
                 )
-            if step % self.save_checkpoints_steps == 0 or step == num_train_steps:
-                self.save()
+                try:
+                    loss, parts = self.run_steps(iterator, to_boundary)
+                except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
+                    if not _is_input_error(e):
+                        raise
+                    prefix = self.save()
+                    raise ValueError(
+                        f"reading {data_name} failed after step {self.step}: "
+                        f"{_op_error_reason(e)} (saved {prefix}; fix or remove the damaged "
+                        "file and run again)"
+                    ) from None
+                step = self.step
+                last = {"loss": float(loss), **{k: float(v) for k, v in parts.items()}}
+                lr = self.optimizer.learning_rate
+                lr_value = float(lr(step) if callable(lr) else lr)
+                write_scalars(writer, step, {**last, "learning_rate": lr_value})
+                if step % self.log_every_steps == 0 or step == num_train_steps:
+                    elapsed = time.perf_counter() - started
+                    rate = (step - start_step) / max(elapsed, 1e-9)
+                    logging.info(
+                        "step %d/%d  loss %.4f  lr %.3g  %.2f steps/s  ETA %s",
+                        step,
+                        num_train_steps,
+                        last["loss"],
+                        lr_value,
+                        rate,
+                        _format_eta((num_train_steps - step) / max(rate, 1e-9)),
+                    )
+                if step % self.save_checkpoints_steps == 0 or step == num_train_steps:
+                    self.save(train_state)
         writer.flush()
         return last
 

@@ -437,6 +437,34 @@ def test_bad_requests_are_errors_and_the_model_keeps_serving(predictor, mrpc_run
     np.testing.assert_allclose(still["probabilities"][0], _test_results(out)[0], atol=1e-5)
 
 
+def test_predictor_rejects_bad_input_before_running_the_model(predictor):
+    # Non-texts used to be read as empty texts; wrong shapes used to be broadcast.
+    with pytest.raises(TypeError, match=r"text_a\[0\] is int"):
+        predictor([1], [2])
+    with pytest.raises(TypeError, match=r"text_b\[1\] is NoneType"):
+        predictor(["a", "b"], ["c", None])
+    with pytest.raises(ValueError, match="text_a has 2 texts but text_b has 1"):
+        predictor(["a", "b"], ["c"])
+    ids = np.array([[2, 7, 3] + [0] * (SEQ - 3)] * 2, np.int32)
+    mask, segments = (ids > 0).astype(np.int32), np.zeros_like(ids)
+    cases = [
+        ((ids, mask[:1], segments), ValueError, r"one shape .*input_mask \[1, "),
+        ((ids, mask[:, :5], segments), ValueError, "one shape"),
+        ((ids, mask[0], segments), ValueError, r"input_mask has shape \[16\]; this export takes"),
+        ((ids, mask * 2, segments), ValueError, "only 0 .* and 1"),
+        ((ids.astype(np.float32), mask, segments), TypeError, "input_ids must hold integers"),
+        ((-ids, mask, segments), ValueError, "must not be negative"),
+    ]
+    for args, error, message in cases:
+        with pytest.raises(error, match=message):
+            predictor.predict_token_ids(*args)
+    long = np.ones([1, SEQ + 1], np.int32)
+    with pytest.raises(ValueError, match=f"at most max_seq_length={SEQ}"):
+        predictor.predict_token_ids(long, long, 0 * long)
+    good = predictor.predict_token_ids(ids, mask, segments)["probabilities"]
+    assert good.shape == (2, 2)
+
+
 def test_run_classifier_export_needs_a_fine_tuned_checkpoint(google_folder, tmp_path):
     data = tmp_path / "MRPC"
     _tsv(

@@ -29,6 +29,8 @@ from collections.abc import Sequence
 import tensorflow as tf
 from absl import logging
 
+from bert_tf import files
+
 # Label id of positions that are neither trained nor scored.
 IGNORE_LABEL = -1
 # CoNLL-2003's entity types, in the order their labels get ids.
@@ -132,8 +134,15 @@ def read_conll(path: str, labels: Sequence[str] | None = None) -> list[Sentence]
             words.clear()
             tags.clear()
 
-    with tf.io.gfile.GFile(path, "r") as f:
-        for number, line in enumerate(f, start=1):
+    with tf.io.gfile.GFile(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(
+                    f"{path}, line {number}: not UTF-8 text ({e.reason}: "
+                    f"{raw[e.start:e.end]!r}); save the file as UTF-8"
+                ) from None
             fields = line.split()
             if not fields:
                 flush()
@@ -365,7 +374,7 @@ def write_predictions(path: str, sentences: Sequence[Sentence], predicted) -> No
 
     The gold tags are the sentence's BIO labels (IOB1 files converted, see the module docstring).
     """
-    with tf.io.gfile.GFile(path, "w") as f:
+    with files.atomic_open(path) as f:
         for sentence, tags in zip(sentences, predicted):
             for word, gold, guess in zip(sentence.words, sentence.labels, tags):
                 f.write(f"{word} {gold} {guess}\n")

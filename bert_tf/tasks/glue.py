@@ -46,7 +46,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from absl import logging
 
-from bert_tf import metrics
+from bert_tf import files, metrics
 from bert_tf.tasks.common import InputExample, InputFeatures, convert_single_example, log_features
 
 NLI_LABELS = ("contradiction", "entailment", "neutral")
@@ -242,6 +242,11 @@ class GlueProcessor:
                 label = self._check_label(row[layout.label], layout, path, line)
             ident = row[layout.index] if layout.index is not None else str(row_number)
             examples.append(InputExample(f"{split}-{ident}", text_a, text_b, label))
+        if not examples:
+            raise ValueError(
+                f"{path} holds no {self.name} example (only a header or blank lines"
+                f"{', or no row of language ' + layout.language[1] if layout.language else ''})"
+            )
         logging.info("Read %d %s examples from %s", len(examples), self.name, path)
         return examples
 
@@ -336,9 +341,7 @@ class GlueProcessor:
         self, path: str, examples: Sequence[InputExample], logits: np.ndarray
     ) -> None:
         """Writes GLUE's ``index<TAB>prediction`` file for the real `examples` (in order)."""
-        import tensorflow as tf
-
-        with tf.io.gfile.GFile(path, "w") as f:
+        with files.atomic_open(path) as f:
             f.write("index\tprediction\n")
             for example, prediction in zip(examples, self.prediction_strings(logits)):
                 f.write(f"{example_id(example)}\t{prediction}\n")
@@ -355,9 +358,7 @@ def write_test_results(path: str, outputs: np.ndarray) -> None:
     Args:
         outputs: [num_examples, num_values]: class probabilities (or the one regression value).
     """
-    import tensorflow as tf
-
-    with tf.io.gfile.GFile(path, "w") as f:
+    with files.atomic_open(path) as f:
         for row in np.asarray(outputs, np.float32):
             f.write("\t".join(str(value) for value in row) + "\n")
 
@@ -457,12 +458,34 @@ def read_tsv(path: str) -> Iterator[tuple[int, list[str]]]:
     """Yields (line number, fields) of a tab-separated file, quoting off, blank lines skipped.
 
     A leading UTF-8 byte-order mark is dropped.
+
+    Raises:
+        ValueError: the file is not UTF-8 text (the message names the file and line).
     """
     with _open_text(path) as f:
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        for row in reader:
-            if row:
-                yield reader.line_num, row
+        try:
+            for row in reader:
+                if row:
+                    yield reader.line_num, row
+        except UnicodeDecodeError:
+            raise _not_utf8(path) from None
+
+
+def _not_utf8(path: str) -> ValueError:
+    """The error for a file that is not UTF-8, naming its first bad line (read again as bytes)."""
+    import tensorflow as tf
+
+    with tf.io.gfile.GFile(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return ValueError(
+                    f"{path}, line {number}: not UTF-8 text ({e.reason}: "
+                    f"{raw[e.start:e.end]!r}); save the file as UTF-8"
+                )
+    return ValueError(f"{path}: not UTF-8 text; save the file as UTF-8")
 
 
 def _rows(path: str, layout: TsvLayout) -> Iterator[tuple[int, list[str]]]:

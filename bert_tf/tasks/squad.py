@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 from absl import logging
 
-from bert_tf import tokenization
+from bert_tf import files, tokenization
 
 # The first feature's id; every window gets the next one, as in the original.
 FIRST_UNIQUE_ID = 1000000000
@@ -231,7 +231,37 @@ def load_squad_json(input_file: str) -> dict:
             raise ValueError(f"{input_file} is not valid JSON: {e}") from e
     if not isinstance(dataset, dict) or "data" not in dataset:
         raise ValueError(f"{input_file} is not a SQuAD file: it has no top-level 'data' list")
+    _check_squad_schema(dataset, input_file)
     return dataset
+
+
+def _check_squad_schema(dataset: dict, input_file: str) -> None:
+    """Raises a ValueError naming the first place where `dataset` is not SQuAD's layout."""
+
+    def need(value, kind, where: str):
+        if not isinstance(value, kind):
+            raise ValueError(
+                f"{input_file} is not a SQuAD file: {where} should be a "
+                f"{'list' if kind is list else 'object' if kind is dict else 'string'}, found "
+                f"{type(value).__name__} (expected data[].paragraphs[].context and "
+                "data[].paragraphs[].qas[].id/question)"
+            )
+        return value
+
+    for i, article in enumerate(need(dataset["data"], list, "'data'")):
+        article = need(article, dict, f"data[{i}]")
+        paragraphs = need(article.get("paragraphs"), list, f"data[{i}].paragraphs")
+        for j, paragraph in enumerate(paragraphs):
+            where = f"data[{i}].paragraphs[{j}]"
+            paragraph = need(paragraph, dict, where)
+            need(paragraph.get("context"), str, f"{where}.context")
+            for k, qa in enumerate(need(paragraph.get("qas"), list, f"{where}.qas")):
+                qa = need(qa, dict, f"{where}.qas[{k}]")
+                if qa.get("id") is None:
+                    raise ValueError(
+                        f"{input_file} is not a SQuAD file: {where}.qas[{k}] has no 'id'"
+                    )
+                need(qa.get("question"), str, f"{where}.qas[{k}].question")
 
 
 def read_squad_examples(
@@ -793,9 +823,7 @@ def postprocess_predictions(
 
 
 def _write_json(path: str, value) -> None:
-    import tensorflow as tf
-
-    with tf.io.gfile.GFile(path, "w") as f:
+    with files.atomic_open(path) as f:
         f.write(json.dumps(value, indent=4) + "\n")
 
 

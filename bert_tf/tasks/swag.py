@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import tensorflow as tf
 from absl import logging
 
+from bert_tf import files
 from bert_tf.tasks.common import pack_tokens
 
 SPLIT_FILES = {"train": ("train.csv",), "dev": ("val.csv", "dev.csv"), "test": ("test.csv",)}
@@ -190,7 +191,7 @@ def write_predictions(path: str, examples: Sequence[SwagExample], probabilities)
 
     Header: ``id,label,probability0,...``; one row per example, in file order.
     """
-    with tf.io.gfile.GFile(path, "w") as f:
+    with files.atomic_open(path) as f:
         writer = csv.writer(f, lineterminator="\n")
         num = len(examples[0].endings) if examples else 0
         writer.writerow(["id", "label"] + [f"probability{i}" for i in range(num)])
