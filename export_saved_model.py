@@ -30,7 +30,7 @@ import bert_tf.startup  # first: imports TensorFlow without its start-up notices
 from absl import flags, logging
 
 from bert_tf import checkpoints, cli, embeddings, export, tokenization
-from bert_tf.modeling import BertConfig
+from bert_tf.configuration import BertConfig
 from bert_tf.tasks import conll, glue, windows
 
 FLAGS = flags.FLAGS

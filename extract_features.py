@@ -18,7 +18,8 @@ import bert_tf.startup  # first: imports TensorFlow without its start-up notices
 from absl import flags, logging
 
 from bert_tf import checkpoints, cli, embeddings, extract, tokenization
-from bert_tf.modeling import BertConfig, BertModel
+from bert_tf.configuration import BertConfig
+from bert_tf.modeling import BertModel
 
 FLAGS = flags.FLAGS
 

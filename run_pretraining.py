@@ -23,8 +23,8 @@ import keras
 from absl import flags, logging
 
 from bert_tf import cli, dynamic_masking, metrics, records, training
+from bert_tf.configuration import BertConfig
 from bert_tf.heads import BertPretrainer, pretraining_loss
-from bert_tf.modeling import BertConfig
 
 FLAGS = flags.FLAGS
 

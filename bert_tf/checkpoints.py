@@ -27,7 +27,8 @@ import tensorflow as tf
 from absl import logging
 
 from bert_tf import files
-from bert_tf.modeling import BertConfig, BertModel
+from bert_tf.configuration import BertConfig
+from bert_tf.modeling import BertModel
 
 # Checkpoint entries that never correspond to model weights, with the reason they are skipped.
 _SKIP_RULES: list[tuple[re.Pattern, str]] = [

@@ -32,7 +32,8 @@ import numpy as np
 import tensorflow as tf
 
 from bert_tf import checkpoints, tokenization
-from bert_tf.modeling import BertConfig, BertModel
+from bert_tf.configuration import BertConfig
+from bert_tf.modeling import BertModel
 from bert_tf.tasks.common import pack_tokens
 
 POOLINGS = ("mean", "max", "cls")

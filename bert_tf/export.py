@@ -92,7 +92,8 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from bert_tf import checkpoints, embeddings, heads, records, text_graph
-from bert_tf.modeling import BertConfig, BertModel
+from bert_tf.configuration import BertConfig
+from bert_tf.modeling import BertModel
 from bert_tf.tasks import windows
 
 __all__ = [

@@ -16,15 +16,10 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from bert_tf.activations import get_activation
+from bert_tf.configuration import BertConfig
 from bert_tf.kernels import log_softmax
-from bert_tf.modeling import (
-    BertConfig,
-    BertModel,
-    _ConfiguredLayer,
-    _dense,
-    _layer_norm,
-    get_activation,
-)
+from bert_tf.modeling import BertModel, _ConfiguredLayer, _dense, _layer_norm
 
 
 def gather_indexes(sequence: tf.Tensor, positions: tf.Tensor) -> tf.Tensor:

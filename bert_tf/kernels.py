@@ -10,7 +10,9 @@ plain formula or a float64 reference:
 - `layer_norm`: LayerNorm over the last axis with a fused backward (every path).
 - `softmax`: softmax over the last axis that keeps 16-bit inputs accurate (every path).
 - `training_activation`: the GELUs as XLA kernels forward and backward (training only).
-- `dropout`: counter-based dropout whose mask is recomputed, not stored (training only).
+- `dropout`: counter-based dropout whose mask is recomputed, not stored (training only), and
+  `BertDropout`, the Keras layer that draws its parameters (every dropout of the encoder).
+- `static_training`: whether a call's ``training`` is a Python True, which picks these kernels.
 - `dropout_add_layer_norm`: LayerNorm(dropout(h) + residual), one kernel each way (training only).
 - `dropped_attention_probs`: dropout(softmax(scores)) with its backward fused (training only).
 - `log_softmax`: the masked-LM head's log-softmax with an XLA backward (training).
@@ -26,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import keras
 import tensorflow as tf
 
 # ------------------------------------------------------------------------------------------------
@@ -296,7 +299,7 @@ def dropout(x: tf.Tensor, seed: tf.Tensor, threshold: tf.Tensor, scale: tf.Tenso
     Args:
         x: float Tensor of any shape, fewer than 2**31 elements.
         seed: int32 Tensor [2]; threshold: uint16 scalar; scale: scalar in x's dtype
-            (`bert_tf.modeling.BertDropout.draw_parameters` makes all three).
+            (`BertDropout.draw_parameters` makes all three).
     """
 
     @tf.custom_gradient
@@ -306,6 +309,43 @@ def dropout(x: tf.Tensor, seed: tf.Tensor, threshold: tf.Tensor, scale: tf.Tenso
         )
 
     return drop(x)
+
+
+def static_training(training) -> bool:
+    """`training` is a Python truth value (not None, not a tensor decided at run time): the
+    training-only kernels are chosen when a graph is traced."""
+    return training is not None and not tf.is_tensor(training) and bool(training)
+
+
+class BertDropout(keras.layers.Dropout):
+    """Dropout (in training only) on 16 random bits per element instead of a float32 uniform.
+
+    An element is dropped when its 16 bits are below ``round(rate * 65536)`` and the kept ones
+    are scaled by ``65536 / (65536 - threshold)``, so the drop probability is the rate to within
+    1/131072 (0.1 becomes 0.100006) and the expectation is kept exactly. The bits are a hash of
+    each element's index under the layer's seed, recomputed backward instead of stored
+    (`dropout`): on a 2-core CPU, Keras' float32 draws were the largest cost after the
+    matmuls in a training step. Seeded by the layer's Keras seed generator like
+    `keras.layers.Dropout`, so ``keras.utils.set_random_seed`` makes runs repeatable.
+    """
+
+    def draw_parameters(self, dtype):
+        """(seed, threshold, scale) of the next draw, advancing the layer's seed generator."""
+        threshold = min(65535, max(1, round(self.rate * 65536)))
+        scale = tf.cast(65536.0 / (65536 - threshold), dtype)
+        seed = tf.cast(self.seed_generator.next(), tf.int32)
+        return seed, tf.constant(threshold, tf.uint16), scale
+
+    def active(self, training) -> bool:
+        """Whether a call with `training` draws a mask (0 < rate < 1 and training)."""
+        return static_training(training) and 0 < self.rate < 1
+
+    def call(self, inputs, training=False):
+        if not training or self.rate <= 0:
+            return inputs
+        if self.rate >= 1:
+            return tf.zeros_like(inputs)
+        return dropout(inputs, *self.draw_parameters(inputs.dtype))
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)

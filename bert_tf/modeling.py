@@ -1,20 +1,17 @@
-"""BERT's configuration and encoder as Keras 3 layers.
+"""BERT's encoder as Keras 3 layers, built from a `bert_tf.configuration.BertConfig`.
 
 The math is the original release's: word + token-type + position embeddings, LayerNorm with
 epsilon 1e-12, post-LayerNorm transformer blocks, an additive attention mask of -10000 on padded
 keys, and a tanh pooler on the first token. Layers are named after Google's variable scopes, so the
 path of every Keras variable *is* its name in a Google checkpoint
-(``bert/encoder/layer_0/attention/self/query/kernel``); `bert_tf.checkpoints` relies on that.
-
-The layers below run in data-flow order (embeddings -> attention -> feed-forward -> encoder ->
-pooler), each `call` on the 2-D [batch * seq_length, width] tokens, so that a matmul and its bias
-add reach oneDNN as one fusable pair. The residual stream and LayerNorm stay float32 under a
-16-bit (mixed) policy; only matmuls, attention and the activation run in 16 bits.
+(``bert/encoder/layer_0/attention/self/query/kernel``); `bert_tf.checkpoints` relies on that. They
+run below in data-flow order: embeddings -> attention -> feed-forward -> encoder -> pooler.
 
 Training has a faster path: with a Python ``training=True`` and dropout on, the GELU, dropout +
 residual add + LayerNorm, and attention's softmax-and-dropout backward run as the XLA kernels of
 `bert_tf.kernels`, which also holds every written-out gradient (GELU, LayerNorm) and the
-counter-based dropout. Inference uses plain TF ops only, so an export holds no XLA function.
+counter-based dropout (`BertDropout`). Inference uses plain TF ops only, so an export holds no
+XLA function.
 
 Example:
     >>> config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2,
@@ -27,19 +24,16 @@ Example:
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import json
 import math
-from typing import Any
 
 import keras
 import tensorflow as tf
-from absl import logging
 
-from bert_tf import files
-
+# BertConfig, BertDropout, gelu and gelu_exact stay importable from here, as in Google's release.
 from bert_tf import kernels
+from bert_tf.activations import gelu, gelu_exact, get_activation  # noqa: F401
+from bert_tf.configuration import BertConfig
+from bert_tf.kernels import BertDropout
 
 # LayerNorm epsilon used by the original (tf.contrib.layers.layer_norm's fixed value).
 LAYER_NORM_EPSILON = 1e-12
@@ -48,222 +42,13 @@ LAYER_NORM_EPSILON = 1e-12
 MASK_ADDER = -10000.0
 
 
-def gelu(x: tf.Tensor) -> tf.Tensor:
-    """Gaussian error linear unit, tanh approximation: what ``"gelu"`` means in Google's code.
-
-    0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))), computed by `kernels.gelu_tanh`
-    with its derivative written out.
-    """
-    return kernels.gelu_tanh(x)
-
-def gelu_exact(x: tf.Tensor) -> tf.Tensor:
-    """Gaussian error linear unit with erf: what Hugging Face's ``"gelu"`` means."""
-    x = tf.convert_to_tensor(x)
-    return 0.5 * x * (1.0 + tf.math.erf(x / math.sqrt(2.0)))
-
-
-def _linear(x: tf.Tensor) -> tf.Tensor:
-    return x
-
-
-ACTIVATIONS = {
-    "gelu": gelu,
-    "gelu_exact": gelu_exact,
-    "relu": tf.nn.relu,
-    "tanh": tf.tanh,
-    "linear": _linear,
-}
-
-
-def get_activation(name: str):
-    """Maps a ``hidden_act`` string from ``bert_config.json`` to a function.
-
-    Args:
-        name: one of "gelu" (tanh approximation, Google's meaning), "gelu_exact" (erf),
-            "relu", "tanh", "linear". Case-insensitive.
-
-    Returns:
-        A callable taking and returning a tensor.
-
-    Raises:
-        ValueError: for any other name; the message lists the supported ones.
-    """
-    key = (name or "linear").lower()
-    if key not in ACTIVATIONS:
-        raise ValueError(
-            f"Unsupported hidden_act {name!r}; expected one of {sorted(ACTIVATIONS)}. "
-            "(Hugging Face's 'gelu' is the erf form: write 'gelu_exact'.)"
-        )
-    return ACTIVATIONS[key]
-
-
-# Fields that fix the model's shape: a config file without one is warned about, since the
-# default (BERT-Base's) silently builds a different model than the checkpoint may hold.
-_SHAPE_FIELDS = (
-    "hidden_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "intermediate_size",
-    "max_position_embeddings",
-    "type_vocab_size",
-)
-
-
-@dataclasses.dataclass
-class BertConfig:
-    """Hyper-parameters of a BERT encoder, with the field names of ``bert_config.json``.
-
-    Unknown keys found in a JSON file are kept in `extra` and written back, so reading and
-    writing a Google config leaves it unchanged.
-
-    Attributes:
-        vocab_size: number of WordPiece tokens (rows of ``word_embeddings``).
-        hidden_size: width of every encoder layer.
-        num_hidden_layers: number of transformer blocks.
-        num_attention_heads: heads per attention layer; must divide `hidden_size`.
-        intermediate_size: width of the feed-forward layer.
-        hidden_act: feed-forward activation ("gelu" is the tanh approximation).
-        hidden_dropout_prob: dropout on embeddings and every dense output, in training.
-        attention_probs_dropout_prob: dropout on attention probabilities, in training.
-        max_position_embeddings: longest sequence the position table covers.
-        type_vocab_size: number of segment ids (``token_type_embeddings`` rows).
-        initializer_range: stddev of the truncated-normal initialiser.
-    """
-
-    vocab_size: int
-    hidden_size: int = 768
-    num_hidden_layers: int = 12
-    num_attention_heads: int = 12
-    intermediate_size: int = 3072
-    hidden_act: str = "gelu"
-    hidden_dropout_prob: float = 0.1
-    attention_probs_dropout_prob: float = 0.1
-    max_position_embeddings: int = 512
-    type_vocab_size: int = 16
-    initializer_range: float = 0.02
-    extra: dict = dataclasses.field(default_factory=dict, repr=False)
-
-    def __post_init__(self):
-        self.validate()
-
-    def validate(self, source: str = "BertConfig") -> None:
-        """Checks sizes and names; raises ValueError naming the bad field and `source`."""
-        for name in (
-            "vocab_size",
-            "hidden_size",
-            "num_hidden_layers",
-            "num_attention_heads",
-            "intermediate_size",
-            "max_position_embeddings",
-            "type_vocab_size",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{source}: {name} must be a positive integer, got {value!r}")
-        if self.hidden_size % self.num_attention_heads:
-            raise ValueError(
-                f"{source}: hidden_size ({self.hidden_size}) must be a multiple of "
-                f"num_attention_heads ({self.num_attention_heads})"
-            )
-        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-                raise ValueError(f"{source}: {name} must be in [0, 1), got {value!r}")
-        if not isinstance(self.initializer_range, (int, float)) or self.initializer_range <= 0:
-            raise ValueError(
-                f"{source}: initializer_range must be positive, got {self.initializer_range!r}"
-            )
-        try:
-            get_activation(self.hidden_act)
-        except ValueError as e:
-            raise ValueError(f"{source}: {e}") from None
-
-    @property
-    def size_per_head(self) -> int:
-        return self.hidden_size // self.num_attention_heads
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any], source: str = "BertConfig") -> "BertConfig":
-        """Builds a config from a dict such as a parsed ``bert_config.json``."""
-        if not isinstance(values, dict):
-            raise ValueError(f"{source}: expected a JSON object, found {type(values).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-        known = {k: v for k, v in values.items() if k in names}
-        extra = {k: copy.deepcopy(v) for k, v in values.items() if k not in names}
-        if "vocab_size" not in known:
-            raise ValueError(f"{source}: missing required field 'vocab_size'")
-        config = cls.__new__(cls)
-        for f in dataclasses.fields(cls):
-            if f.name == "extra":
-                continue
-            if f.name in known:
-                setattr(config, f.name, known[f.name])
-            else:
-                setattr(config, f.name, f.default)
-        config.extra = extra
-        config.validate(source)
-        return config
-
-    @classmethod
-    def from_json_file(cls, json_file: str) -> "BertConfig":
-        """Reads ``bert_config.json``.
-
-        Raises:
-            FileNotFoundError: the file does not exist.
-            ValueError: the file is empty, not JSON, or holds an invalid config (the message names
-                the file and the field).
-        """
-        if not tf.io.gfile.exists(json_file):
-            raise FileNotFoundError(f"bert_config_file not found: {json_file}")
-        try:
-            with tf.io.gfile.GFile(json_file, "rb") as f:
-                text = f.read().decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise ValueError(
-                f"bert_config_file {json_file} is not UTF-8 text ({e.reason})"
-            ) from None
-        if not text.strip():
-            raise ValueError(f"bert_config_file is empty: {json_file}")
-        try:
-            values = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"bert_config_file {json_file} is not valid JSON: {e}") from None
-        config = cls.from_dict(values, source=json_file)
-        for name in _SHAPE_FIELDS:
-            if isinstance(values, dict) and name not in values:
-                logging.warning(
-                    "%s has no %r: using the original's default %s=%s", json_file, name, name,
-                    getattr(config, name),
-                )
-        return config
-
-    def to_dict(self) -> dict[str, Any]:
-        """Returns the fields (and any unknown keys read from JSON) as a plain dict."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
-        out.update(copy.deepcopy(self.extra))
-        return out
-
-    def to_json_string(self) -> str:
-        """JSON in the layout Google's configs use: sorted keys, two-space indent."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
-
-    def to_json_file(self, json_file: str) -> None:
-        with files.atomic_open(json_file) as f:
-            f.write(self.to_json_string())
-
-
 def _initializer(config: BertConfig):
     return keras.initializers.TruncatedNormal(stddev=config.initializer_range)
 
 
 def _dense(config: BertConfig, units: int, name: str, activation=None, dtype=None):
-    return keras.layers.Dense(
-        units,
-        activation=activation,
-        kernel_initializer=_initializer(config),
-        name=name,
-        dtype=dtype,
-    )
+    init = _initializer(config)
+    return keras.layers.Dense(units, activation, kernel_initializer=init, name=name, dtype=dtype)
 
 
 def _layer_norm(name: str = "LayerNorm", dtype=None):
@@ -328,49 +113,13 @@ def _layer_norm_2d(x, layer_norm):
     return kernels.layer_norm(x, gamma, beta, layer_norm.epsilon)
 
 
-def _python_true(training) -> bool:
-    """`training` is a Python truth value (not None, not a tensor decided at run time)."""
-    return training is not None and not tf.is_tensor(training) and bool(training)
-
-
 # Whether a Python `training=True` uses the XLA kernels of `bert_tf.kernels` (see the module
 # docstring). Tests switch this off to compare with TF's autodiff of the op-by-op forward.
 FUSED_TRAINING_KERNELS = True
 
 
 def _fused_training(training) -> bool:
-    return FUSED_TRAINING_KERNELS and _python_true(training)
-
-
-class BertDropout(keras.layers.Dropout):
-    """Dropout (in training only) on 16 random bits per element instead of a float32 uniform.
-
-    An element is dropped when its 16 bits are below ``round(rate * 65536)`` and the kept ones
-    are scaled by ``65536 / (65536 - threshold)``, so the drop probability is the rate to within
-    1/131072 (0.1 becomes 0.100006) and the expectation is kept exactly. The bits are a hash of
-    each element's index under the layer's seed, recomputed backward instead of stored
-    (`kernels.dropout`): on a 2-core CPU, Keras' float32 draws were the largest cost after the
-    matmuls in a training step. Seeded by the layer's Keras seed generator like
-    `keras.layers.Dropout`, so ``keras.utils.set_random_seed`` makes runs repeatable.
-    """
-
-    def draw_parameters(self, dtype):
-        """(seed, threshold, scale) of the next draw, advancing the layer's seed generator."""
-        threshold = min(65535, max(1, round(self.rate * 65536)))
-        scale = tf.cast(65536.0 / (65536 - threshold), dtype)
-        seed = tf.cast(self.seed_generator.next(), tf.int32)
-        return seed, tf.constant(threshold, tf.uint16), scale
-
-    def active(self, training) -> bool:
-        """Whether a call with `training` draws a mask (0 < rate < 1 and training)."""
-        return _python_true(training) and 0 < self.rate < 1
-
-    def call(self, inputs, training=False):
-        if not training or self.rate <= 0:
-            return inputs
-        if self.rate >= 1:
-            return tf.zeros_like(inputs)
-        return kernels.dropout(inputs, *self.draw_parameters(inputs.dtype))
+    return FUSED_TRAINING_KERNELS and kernels.static_training(training)
 
 
 class BertEmbeddings(_ConfiguredLayer):
@@ -744,9 +493,5 @@ class BertModel(keras.Model):
         return {"input_ids": ids, "input_mask": tf.ones_like(ids), "segment_ids": ids}
 
     def get_config(self):
+        # Keras' default from_config, cls(**config), rebuilds it: __init__ takes the dict.
         return {"config": self.config.to_dict(), "name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        return cls(BertConfig.from_dict(config.pop("config")), **config)
