@@ -76,15 +76,7 @@ class BertConfig:
 
     def validate(self, source: str = "BertConfig") -> None:
         """Checks sizes and names; raises ValueError naming the bad field and `source`."""
-        for name in (
-            "vocab_size",
-            "hidden_size",
-            "num_hidden_layers",
-            "num_attention_heads",
-            "intermediate_size",
-            "max_position_embeddings",
-            "type_vocab_size",
-        ):
+        for name in ("vocab_size", *_SHAPE_FIELDS):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{source}: {name} must be a positive integer, got {value!r}")
