@@ -52,13 +52,11 @@ import bert_tf.startup  # first: imports TensorFlow without its start-up notices
 # isort: split
 import os
 
-import keras
 import numpy as np
-import tensorflow as tf
 from absl import flags, logging
 
-from bert_tf import checkpoints, cli, export, heads, metrics, records, tokenization, training
-from bert_tf.modeling import BertConfig
+from bert_tf import cli, export, heads, metrics, records, tokenization
+from bert_tf.configuration import BertConfig
 from bert_tf.tasks import glue, windows
 
 FLAGS = flags.FLAGS
@@ -104,86 +102,53 @@ _CLASSIFIER_HEAD = ("output_weights", "output_bias")
 
 def _validate() -> tuple[glue.GlueProcessor, BertConfig]:
     """Checks the flags and inputs before anything slow starts; returns the task and config."""
-    if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
-        raise ValueError("At least one of --do_train, --do_eval or --do_predict must be True.")
-    for name in ("task_name", "data_dir", "output_dir"):
-        if not FLAGS[name].value:
-            raise ValueError(f"--{name} is required")
+    config = cli.check_fine_tuning_flags(["task_name", "data_dir", "output_dir"])
     processor = glue.get_processor(FLAGS.task_name, FLAGS.xnli_language)
-    tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case, FLAGS.init_checkpoint)
-    config = BertConfig.from_json_file(cli.require_file(FLAGS.bert_config_file, "bert_config_file"))
-    cli.check_max_seq_length(config, FLAGS.max_seq_length)
-    cli.require_file(FLAGS.vocab_file, "vocab_file")
     processor.check_data_dir(FLAGS.data_dir, FLAGS.do_train, FLAGS.do_eval, FLAGS.do_predict)
-    for name in ("train_batch_size", "eval_batch_size", "predict_batch_size"):
-        if FLAGS[name].value < 1:
-            raise ValueError(f"--{name} must be at least 1, got {FLAGS[name].value}")
-    if FLAGS.do_train and FLAGS.num_train_epochs <= 0:
-        raise ValueError(f"--num_train_epochs must be positive, got {FLAGS.num_train_epochs}")
-    if not 0.0 <= FLAGS.warmup_proportion <= 1.0:
-        raise ValueError(f"--warmup_proportion must be in [0, 1], got {FLAGS.warmup_proportion}")
+    cli.check_training_flags()
     if FLAGS.doc_stride < 0:
         raise ValueError(f"--doc_stride must be 0 (off) or positive, got {FLAGS.doc_stride}")
-    if FLAGS.init_checkpoint:
-        checkpoints.list_checkpoint(FLAGS.init_checkpoint)  # Fails now, naming the path.
     return processor, config
 
 
 def main(_):
     bert_tf.startup.default_verbosity()
     processor, config = _validate()
-    keras.utils.set_random_seed(FLAGS.random_seed)
     tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
     cli.check_vocab(tokenizer)
-    output_dir = FLAGS.output_dir
-    tf.io.gfile.makedirs(output_dir)
 
-    strategy = training.make_strategy(FLAGS.use_tpu, FLAGS.tpu_name)
-    policy = training.precision_policy(FLAGS.use_mixed_precision)
-    if FLAGS.do_train:
-        cli.check_batch_split(strategy)
+    def train_set() -> cli.TrainSet:
+        examples = processor.get_train_examples(FLAGS.data_dir)
+        path = os.path.join(FLAGS.output_dir, records.CLASSIFIER_RECORD_FILES["train"])
+        windowed = _convert_windows(examples, processor, tokenizer) if FLAGS.doc_stride else None
 
-    num_train_steps = num_warmup_steps = 0
-    if FLAGS.do_train:
-        train_examples = processor.get_train_examples(FLAGS.data_dir)
-        train_file = os.path.join(output_dir, records.CLASSIFIER_RECORD_FILES["train"])
-        if FLAGS.doc_stride:
-            train_windows = _convert_windows(train_examples, processor, tokenizer).features
-            _write_features(train_windows, processor, train_file)
-            num_train_steps, num_warmup_steps = cli.fine_tuning_steps(
-                len(train_windows), "train windows"
+        def write():
+            if windowed is None:
+                _write_records(examples, processor, tokenizer, path)
+            else:
+                _write_features(windowed.features, processor, path)
+            dataset = records.classifier_dataset(
+                path,
+                FLAGS.train_batch_size,
+                FLAGS.max_seq_length,
+                is_training=True,
+                regression=processor.is_regression,
+                seed=FLAGS.random_seed,
+                trim_padding=FLAGS.trim_padding,
             )
-        else:
-            num_train_steps, num_warmup_steps = cli.fine_tuning_steps(len(train_examples))
-            _write_records(train_examples, processor, tokenizer, train_file)
+            return dataset, [("  Num examples = %d", len(examples))]
 
-    trainer = cli.make_trainer(
-        model_fn=lambda: heads.BertClassifier(config, processor.num_labels, dtype=policy),
+        if windowed is None:
+            return cli.TrainSet(len(examples), "train examples", path, write)
+        return cli.TrainSet(len(windowed.features), "train windows", path, write)
+
+    trainer, step = cli.fine_tune(
+        model_fn=lambda policy: heads.BertClassifier(config, processor.num_labels, dtype=policy),
         loss_fn=_loss,
-        strategy=strategy,
-        num_train_steps=num_train_steps,
-        num_warmup_steps=num_warmup_steps,
-        train=FLAGS.do_train,
+        head=_CLASSIFIER_HEAD,
+        head_name="classifier layer",
+        train_set=train_set,
     )
-    step = trainer.restore_or_initialize(FLAGS.init_checkpoint, allow_missing=_CLASSIFIER_HEAD)
-    cli.check_trained(step, "classifier layer")
-
-    if FLAGS.do_train:
-        logging.info("***** Running training *****")
-        logging.info("  Num examples = %d", len(train_examples))
-        logging.info("  Batch size = %d", FLAGS.train_batch_size)
-        logging.info("  Num steps = %d", num_train_steps)
-        dataset = records.classifier_dataset(
-            train_file,
-            FLAGS.train_batch_size,
-            FLAGS.max_seq_length,
-            is_training=True,
-            regression=processor.is_regression,
-            seed=FLAGS.random_seed,
-            trim_padding=FLAGS.trim_padding,
-        )
-        trainer.train(dataset, num_train_steps, data_name=train_file)
-        step = trainer.step
 
     if FLAGS.do_eval:
         for output_set in processor.eval_sets:
@@ -285,10 +250,7 @@ def _run_set(trainer, processor, tokenizer, split: str, kind: str, suffix: str, 
         regression=processor.is_regression,
         trim_padding=FLAGS.trim_padding,
     )
-    batches = list(trainer.predict(dataset))
-    outputs = {key: np.concatenate([b[key] for b in batches], axis=0) for key in batches[0]}
-    if len(outputs["logits"]) != len(features):
-        raise RuntimeError(f"{path}: predicted {len(outputs['logits'])} of {len(features)} records")
+    outputs = cli.predict_all(trainer, dataset, len(features), path)
     if doc_windows is None:
         label_ids = np.array([f.label_id for f in features])
         return examples, label_ids, np.array([int(f.is_real_example) for f in features]), outputs

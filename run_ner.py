@@ -50,8 +50,8 @@ import numpy as np
 import tensorflow as tf
 from absl import flags, logging
 
-from bert_tf import checkpoints, cli, files, heads, metrics, records, tokenization, training
-from bert_tf.modeling import BertConfig
+from bert_tf import cli, files, heads, metrics, records, tokenization
+from bert_tf.configuration import BertConfig
 from bert_tf.tasks import conll
 
 FLAGS = flags.FLAGS
@@ -85,33 +85,17 @@ _HEAD = ("output_weights", "output_bias", "lstm_")
 
 def _validate() -> BertConfig:
     """Checks the flags and inputs before anything slow starts; returns the model config."""
-    if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
-        raise ValueError("At least one of --do_train, --do_eval or --do_predict must be True.")
-    for name in ("data_dir", "output_dir"):
-        if not FLAGS[name].value:
-            raise ValueError(f"--{name} is required")
-    tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case, FLAGS.init_checkpoint)
-    config = BertConfig.from_json_file(cli.require_file(FLAGS.bert_config_file, "bert_config_file"))
-    cli.check_max_seq_length(config, FLAGS.max_seq_length)
-    cli.require_file(FLAGS.vocab_file, "vocab_file")
+    config = cli.check_fine_tuning_flags(["data_dir", "output_dir"])
     needed = [s for s, on in (("train", FLAGS.do_train), ("dev", FLAGS.do_eval)) if on]
     conll.check_data_dir(FLAGS.data_dir, needed + (["test"] if FLAGS.do_predict else []))
-    for name in ("train_batch_size", "eval_batch_size", "predict_batch_size", "lstm_size"):
-        if FLAGS[name].value < 1:
-            raise ValueError(f"--{name} must be at least 1, got {FLAGS[name].value}")
+    cli.check_training_flags(["lstm_size"])
     if not FLAGS.entity_types:
         raise ValueError("--entity_types is empty: give the types, e.g. PER,ORG,LOC,MISC")
-    if FLAGS.do_train and FLAGS.num_train_epochs <= 0:
-        raise ValueError(f"--num_train_epochs must be positive, got {FLAGS.num_train_epochs}")
-    if not 0.0 <= FLAGS.warmup_proportion <= 1.0:
-        raise ValueError(f"--warmup_proportion must be in [0, 1], got {FLAGS.warmup_proportion}")
     if FLAGS.feature_based and config.num_hidden_layers < 4:
         raise ValueError(
             f"--feature_based concatenates the last four layers, but bert_config_file has "
             f"num_hidden_layers={config.num_hidden_layers}"
         )
-    if FLAGS.init_checkpoint:
-        checkpoints.list_checkpoint(FLAGS.init_checkpoint)  # Fails now, naming the path.
     if FLAGS.export_dir and not FLAGS.do_train and not tf.train.latest_checkpoint(FLAGS.output_dir):
         raise ValueError(cli.NOT_FINE_TUNED.format(output_dir=FLAGS.output_dir))
     return config
@@ -127,57 +111,41 @@ def make_model(config: BertConfig, num_labels: int, dtype=None) -> keras.Model:
 def main(_):
     bert_tf.startup.default_verbosity()
     config = _validate()
-    keras.utils.set_random_seed(FLAGS.random_seed)
     labels = conll.get_labels(FLAGS.entity_types)
     tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
     cli.check_vocab(tokenizer)
-    output_dir = FLAGS.output_dir
-    tf.io.gfile.makedirs(output_dir)
 
-    strategy = training.make_strategy(FLAGS.use_tpu, FLAGS.tpu_name)
-    policy = training.precision_policy(FLAGS.use_mixed_precision)
-    if FLAGS.do_train:
-        cli.check_batch_split(strategy)
-
-    num_train_steps = num_warmup_steps = 0
-    if FLAGS.do_train:
+    def train_set() -> cli.TrainSet:
         sentences = conll.read_conll(conll.find_file(FLAGS.data_dir, "train"), labels)
         features = conll.convert_sentences(sentences, labels, FLAGS.max_seq_length, tokenizer)
         # The files keep a document's sentences together, and the reader shuffles only within
         # 100 records; shuffle once here, as Google's run_squad.py shuffles its examples.
         random.Random(FLAGS.random_seed).shuffle(features)
-        num_train_steps, num_warmup_steps = cli.fine_tuning_steps(len(features), "train windows")
-        train_file = os.path.join(output_dir, records.NER_RECORD_FILES["train"])
-        records.write_ner_records(train_file, (f.values() for f in features))
+        path = os.path.join(FLAGS.output_dir, records.NER_RECORD_FILES["train"])
 
-    trainer = cli.make_trainer(
-        model_fn=lambda: make_model(config, len(labels), policy),
+        def write():
+            records.write_ner_records(path, (f.values() for f in features))
+            dataset = records.ner_dataset(
+                path,
+                FLAGS.train_batch_size,
+                FLAGS.max_seq_length,
+                is_training=True,
+                seed=FLAGS.random_seed,
+            )
+            return dataset, [("  Num sentences = %d (%d windows)", len(sentences), len(features))]
+
+        return cli.TrainSet(len(features), "train windows", path, write)
+
+    trainer, step = cli.fine_tune(
+        model_fn=lambda policy: make_model(config, len(labels), policy),
         loss_fn=lambda outputs, batch, total: (
             heads.token_classification_loss(outputs, batch, total),
             {},
         ),
-        strategy=strategy,
-        num_train_steps=num_train_steps,
-        num_warmup_steps=num_warmup_steps,
-        train=FLAGS.do_train,
+        head=_HEAD,
+        head_name="tagging layer",
+        train_set=train_set,
     )
-    step = trainer.restore_or_initialize(FLAGS.init_checkpoint, allow_missing=_HEAD)
-    cli.check_trained(step, "tagging layer")
-
-    if FLAGS.do_train:
-        logging.info("***** Running training *****")
-        logging.info("  Num sentences = %d (%d windows)", len(sentences), len(features))
-        logging.info("  Batch size = %d", FLAGS.train_batch_size)
-        logging.info("  Num steps = %d", num_train_steps)
-        dataset = records.ner_dataset(
-            train_file,
-            FLAGS.train_batch_size,
-            FLAGS.max_seq_length,
-            is_training=True,
-            seed=FLAGS.random_seed,
-        )
-        trainer.train(dataset, num_train_steps)
-        step = trainer.step
 
     if FLAGS.do_eval:
         _run_set(trainer, labels, tokenizer, "dev", "eval", FLAGS.eval_batch_size, step)
@@ -204,9 +172,7 @@ def _run_set(trainer, labels, tokenizer, split: str, name: str, batch_size: int,
     logging.info("  Num sentences = %d (%d windows)", len(sentences), len(features))
     logging.info("  Batch size = %d", batch_size)
     dataset = records.ner_dataset(record_file, batch_size, FLAGS.max_seq_length, is_training=False)
-    logits = np.concatenate([batch["logits"] for batch in trainer.predict(dataset)], axis=0)
-    if len(logits) != len(features):
-        raise RuntimeError(f"{record_file}: predicted {len(logits)} of {len(features)} records")
+    logits = cli.predict_all(trainer, dataset, len(features), record_file)["logits"]
 
     predicted = conll.word_predictions(sentences, features, logits, labels)
     conll.write_predictions(

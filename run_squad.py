@@ -31,8 +31,8 @@ import tensorflow as tf
 from absl import flags, logging
 
 from bert_tf import cli, metrics, records, tokenization, training
+from bert_tf.configuration import BertConfig
 from bert_tf.heads import BertSpanLabeler, span_loss
-from bert_tf.modeling import BertConfig
 from bert_tf.tasks import squad
 
 FLAGS = flags.FLAGS
@@ -122,60 +122,48 @@ def main(_):
     bert_tf.startup.default_verbosity()
     config = BertConfig.from_json_file(cli.require_file(FLAGS.bert_config_file, "bert_config_file"))
     validate_flags(config)
-    tf.io.gfile.makedirs(FLAGS.output_dir)
     tokenizer = tokenization.FullTokenizer(
         cli.require_file(FLAGS.vocab_file, "vocab_file"), do_lower_case=FLAGS.do_lower_case
     )
     cli.check_vocab(tokenizer)
-    if FLAGS.random_seed is not None:
-        tf.keras.utils.set_random_seed(FLAGS.random_seed)
 
-    train_examples, num_train_steps, num_warmup_steps = None, 0, 0
-    if FLAGS.do_train:
-        train_examples = squad.read_squad_examples(
+    def train_set() -> cli.TrainSet:
+        examples = squad.read_squad_examples(
             FLAGS.train_file,
             is_training=True,
             version_2_with_negative=FLAGS.version_2_with_negative,
         )
-        # As the original: the step count follows the number of questions, not of windows.
-        num_train_steps, num_warmup_steps = cli.fine_tuning_steps(
-            len(train_examples), "training questions"
-        )
         # Shuffled here, once, so that the input pipeline needs only a small shuffle buffer.
-        random.Random(EXAMPLE_SHUFFLE_SEED).shuffle(train_examples)
+        random.Random(EXAMPLE_SHUFFLE_SEED).shuffle(examples)
+        path = os.path.join(FLAGS.output_dir, records.SQUAD_RECORD_FILES["train"])
 
-    strategy = training.make_strategy(FLAGS.use_tpu, FLAGS.tpu_name)
-    policy = training.precision_policy(FLAGS.use_mixed_precision)
-    if FLAGS.do_train:
-        cli.check_batch_split(strategy)
-    trainer = cli.make_trainer(
-        model_fn=lambda: SquadModel(config, dtype=policy),
+        def write():
+            num_features = _write_records(path, examples, tokenizer, is_training=True)
+            lines = [
+                ("  Num orig examples = %d", len(examples)),
+                ("  Num split examples = %d", num_features),
+            ]
+            examples.clear()  # not needed while training
+            dataset = records.squad_dataset(
+                path,
+                FLAGS.train_batch_size,
+                FLAGS.max_seq_length,
+                is_training=True,
+                seed=FLAGS.random_seed,
+            )
+            return dataset, lines
+
+        # As the original: the step count follows the number of questions, not of windows.
+        return cli.TrainSet(len(examples), "training questions", path, write)
+
+    trainer, _ = cli.fine_tune(
+        model_fn=lambda policy: SquadModel(config, dtype=policy),
         loss_fn=lambda outputs, features, total: (span_loss(outputs, features, total), {}),
-        strategy=strategy,
-        num_train_steps=num_train_steps,
-        num_warmup_steps=num_warmup_steps,
-        train=FLAGS.do_train,
+        head=("cls/squad/",),
+        head_name="span layer (cls/squad)",
+        train_set=train_set,
+        log_start_step=True,
     )
-    start_step = trainer.restore_or_initialize(FLAGS.init_checkpoint, allow_missing=("cls/squad/",))
-    cli.check_trained(start_step, "span layer (cls/squad)")
-
-    if FLAGS.do_train:
-        train_file = os.path.join(FLAGS.output_dir, records.SQUAD_RECORD_FILES["train"])
-        num_features = _write_records(train_file, train_examples, tokenizer, is_training=True)
-        logging.info("***** Running training *****")
-        logging.info("  Num orig examples = %d", len(train_examples))
-        logging.info("  Num split examples = %d", num_features)
-        logging.info("  Batch size = %d", FLAGS.train_batch_size)
-        logging.info("  Num steps = %d (from step %d)", num_train_steps, start_step)
-        del train_examples
-        dataset = records.squad_dataset(
-            train_file,
-            FLAGS.train_batch_size,
-            FLAGS.max_seq_length,
-            is_training=True,
-            seed=FLAGS.random_seed,
-        )
-        trainer.train(dataset, num_train_steps)
 
     if FLAGS.do_predict:
         predict(trainer, tokenizer)

@@ -36,13 +36,12 @@ import bert_tf.startup  # first: imports TensorFlow without its start-up notices
 import os
 import random
 
-import keras
 import numpy as np
 import tensorflow as tf
 from absl import flags, logging
 
-from bert_tf import checkpoints, cli, heads, metrics, records, tokenization, training
-from bert_tf.modeling import BertConfig
+from bert_tf import cli, heads, metrics, records, tokenization
+from bert_tf.configuration import BertConfig
 from bert_tf.tasks import swag
 
 FLAGS = flags.FLAGS
@@ -67,26 +66,10 @@ _HEAD = ("output_weights", "output_bias")
 
 def _validate() -> BertConfig:
     """Checks the flags and inputs before anything slow starts; returns the model config."""
-    if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
-        raise ValueError("At least one of --do_train, --do_eval or --do_predict must be True.")
-    for name in ("data_dir", "output_dir"):
-        if not FLAGS[name].value:
-            raise ValueError(f"--{name} is required")
-    tokenization.validate_case_matches_checkpoint(FLAGS.do_lower_case, FLAGS.init_checkpoint)
-    config = BertConfig.from_json_file(cli.require_file(FLAGS.bert_config_file, "bert_config_file"))
-    cli.check_max_seq_length(config, FLAGS.max_seq_length)
-    cli.require_file(FLAGS.vocab_file, "vocab_file")
+    config = cli.check_fine_tuning_flags(["data_dir", "output_dir"])
     splits = [s for s, on in (("train", FLAGS.do_train), ("dev", FLAGS.do_eval)) if on]
     swag.check_data_dir(FLAGS.data_dir, splits + (["test"] if FLAGS.do_predict else []))
-    for name in ("train_batch_size", "eval_batch_size", "predict_batch_size"):
-        if FLAGS[name].value < 1:
-            raise ValueError(f"--{name} must be at least 1, got {FLAGS[name].value}")
-    if FLAGS.do_train and FLAGS.num_train_epochs <= 0:
-        raise ValueError(f"--num_train_epochs must be positive, got {FLAGS.num_train_epochs}")
-    if not 0.0 <= FLAGS.warmup_proportion <= 1.0:
-        raise ValueError(f"--warmup_proportion must be in [0, 1], got {FLAGS.warmup_proportion}")
-    if FLAGS.init_checkpoint:
-        checkpoints.list_checkpoint(FLAGS.init_checkpoint)  # Fails now, naming the path.
+    cli.check_training_flags()
     if FLAGS.export_dir and not FLAGS.do_train and not tf.train.latest_checkpoint(FLAGS.output_dir):
         raise ValueError(cli.NOT_FINE_TUNED.format(output_dir=FLAGS.output_dir))
     return config
@@ -95,56 +78,42 @@ def _validate() -> BertConfig:
 def main(_):
     bert_tf.startup.default_verbosity()
     config = _validate()
-    keras.utils.set_random_seed(FLAGS.random_seed)
     tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
     cli.check_vocab(tokenizer)
     output_dir = FLAGS.output_dir
-    tf.io.gfile.makedirs(output_dir)
-
-    strategy = training.make_strategy(FLAGS.use_tpu, FLAGS.tpu_name)
-    policy = training.precision_policy(FLAGS.use_mixed_precision)
-    if FLAGS.do_train:
-        cli.check_batch_split(strategy)
-
-    num_train_steps = num_warmup_steps = 0
     num_choices = 4  # SWAG's; read from train.csv when training
-    if FLAGS.do_train:
+
+    def train_set() -> cli.TrainSet:
+        nonlocal num_choices
         examples = swag.read_swag(swag.find_file(FLAGS.data_dir, "train"), require_label=True)
         # SWAG's rows from one video sit together and the reader shuffles only within 100
         # records; shuffle once here, as Google's run_squad.py shuffles its examples.
         random.Random(FLAGS.random_seed).shuffle(examples)
         num_choices = len(examples[0].endings)
-        num_train_steps, num_warmup_steps = cli.fine_tuning_steps(len(examples))
-        train_file = os.path.join(output_dir, records.MULTIPLE_CHOICE_RECORD_FILES["train"])
-        features = swag.convert_examples(examples, tokenizer, FLAGS.max_seq_length)
-        records.write_multiple_choice_records(train_file, (f.values() for f in features))
+        path = os.path.join(output_dir, records.MULTIPLE_CHOICE_RECORD_FILES["train"])
 
-    trainer = cli.make_trainer(
-        model_fn=lambda: heads.BertMultipleChoice(config, dtype=policy),
+        def write():
+            features = swag.convert_examples(examples, tokenizer, FLAGS.max_seq_length)
+            records.write_multiple_choice_records(path, (f.values() for f in features))
+            dataset = records.multiple_choice_dataset(
+                path,
+                FLAGS.train_batch_size,
+                FLAGS.max_seq_length,
+                num_choices,
+                is_training=True,
+                seed=FLAGS.random_seed,
+            )
+            return dataset, [("  Num examples = %d (%d choices each)", len(examples), num_choices)]
+
+        return cli.TrainSet(len(examples), "train examples", path, write)
+
+    trainer, step = cli.fine_tune(
+        model_fn=lambda policy: heads.BertMultipleChoice(config, dtype=policy),
         loss_fn=lambda outputs, batch, total: (heads.classifier_loss(outputs, batch, total), {}),
-        strategy=strategy,
-        num_train_steps=num_train_steps,
-        num_warmup_steps=num_warmup_steps,
-        train=FLAGS.do_train,
+        head=_HEAD,
+        head_name="scoring vector",
+        train_set=train_set,
     )
-    step = trainer.restore_or_initialize(FLAGS.init_checkpoint, allow_missing=_HEAD)
-    cli.check_trained(step, "scoring vector")
-
-    if FLAGS.do_train:
-        logging.info("***** Running training *****")
-        logging.info("  Num examples = %d (%d choices each)", len(examples), num_choices)
-        logging.info("  Batch size = %d", FLAGS.train_batch_size)
-        logging.info("  Num steps = %d", num_train_steps)
-        dataset = records.multiple_choice_dataset(
-            train_file,
-            FLAGS.train_batch_size,
-            FLAGS.max_seq_length,
-            num_choices,
-            is_training=True,
-            seed=FLAGS.random_seed,
-        )
-        trainer.train(dataset, num_train_steps)
-        step = trainer.step
 
     if FLAGS.do_eval:
         examples, logits = _run_set(trainer, tokenizer, "dev", "eval", FLAGS.eval_batch_size)
@@ -184,9 +153,7 @@ def _run_set(trainer, tokenizer, split: str, kind: str, batch_size: int):
         len(examples[0].endings),
         is_training=False,
     )
-    logits = np.concatenate([batch["logits"] for batch in trainer.predict(dataset)], axis=0)
-    if len(logits) != len(examples):
-        raise RuntimeError(f"{record_file}: predicted {len(logits)} of {len(examples)} records")
+    logits = cli.predict_all(trainer, dataset, len(examples), record_file)["logits"]
     return examples, logits
 
 

@@ -4,15 +4,18 @@ message, not a trace."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
+import keras
+import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 
-from bert_tf import files, training
-from bert_tf.modeling import BertConfig
+from bert_tf import checkpoints, files, tokenization, training
+from bert_tf.configuration import BertConfig
 from bert_tf.optimization import create_optimizer
 
 # Flags defined by the functions below belong to the script that calls them: they are its key
@@ -244,6 +247,141 @@ def check_trained(step: int, head: str) -> None:
         f.output_dir,
         head,
     )
+
+
+def check_fine_tuning_flags(required: Sequence[str]) -> BertConfig:
+    """A fine-tuning script's first checks, before anything slow starts; returns its config.
+
+    At least one of --do_train, --do_eval, --do_predict; each of `required` given; --do_lower_case
+    as --init_checkpoint's name implies; a readable --bert_config_file whose positions cover
+    --max_seq_length; a readable --vocab_file.
+    """
+    f = flags.FLAGS
+    if not (f.do_train or f.do_eval or f.do_predict):
+        raise ValueError("At least one of --do_train, --do_eval or --do_predict must be True.")
+    for name in required:
+        if not f[name].value:
+            raise ValueError(f"--{name} is required")
+    tokenization.validate_case_matches_checkpoint(f.do_lower_case, f.init_checkpoint)
+    config = BertConfig.from_json_file(require_file(f.bert_config_file, "bert_config_file"))
+    check_max_seq_length(config, f.max_seq_length)
+    require_file(f.vocab_file, "vocab_file")
+    return config
+
+
+def check_training_flags(at_least_one: Sequence[str] = ()) -> None:
+    """The batch sizes (and the `at_least_one` flags) at least 1, positive epochs when training,
+    --warmup_proportion in [0, 1], and an --init_checkpoint that can be listed."""
+    f = flags.FLAGS
+    for name in ("train_batch_size", "eval_batch_size", "predict_batch_size", *at_least_one):
+        if f[name].value < 1:
+            raise ValueError(f"--{name} must be at least 1, got {f[name].value}")
+    if f.do_train and f.num_train_epochs <= 0:
+        raise ValueError(f"--num_train_epochs must be positive, got {f.num_train_epochs}")
+    if not 0.0 <= f.warmup_proportion <= 1.0:
+        raise ValueError(f"--warmup_proportion must be in [0, 1], got {f.warmup_proportion}")
+    if f.init_checkpoint:
+        checkpoints.list_checkpoint(f.init_checkpoint)  # Fails now, naming the path.
+
+
+@dataclasses.dataclass
+class TrainSet:
+    """A fine-tuning script's train set, as `fine_tune` trains on it.
+
+    Attributes:
+        num_examples: What the step count is computed from, counted as the original counts it
+            (examples, windows or questions).
+        what: Their name, for the error when that gives no step (e.g. "train windows").
+        path: The record file the training reads (named in a read error).
+        write: Writes the records to `path`; returns the training dataset on them (batches of
+            --train_batch_size) and the lines to log under "***** Running training *****",
+            each as logging's (format, *args).
+    """
+
+    num_examples: int
+    what: str
+    path: str
+    write: Callable[[], tuple[tf.data.Dataset, Sequence[tuple]]]
+
+
+def fine_tune(
+    model_fn: Callable[[keras.DTypePolicy | str | None], keras.Model],
+    loss_fn: Callable,
+    head: tuple[str, ...],
+    head_name: str,
+    train_set: Callable[[], TrainSet],
+    log_start_step: bool = False,
+) -> tuple[training.Trainer, int]:
+    """What every fine-tuning script does before it evaluates or predicts, from the flags.
+
+    Seeds with --random_seed (unless None), makes the strategy and precision policy, and with
+    --do_train checks the batch split, counts the steps the original's way and writes the train
+    records. Then it restores the newest checkpoint in --output_dir, else --init_checkpoint
+    (whose missing `head` variables start fresh), refuses an eval- or predict-only run with no
+    trained weights (`check_trained`), and trains with --do_train.
+
+    Args:
+        model_fn: Builds the model under the precision policy it is given.
+        loss_fn: As `bert_tf.training.Trainer` takes it.
+        head: Prefixes of the variables a pretrained checkpoint lacks.
+        head_name: The task layer's name, for `check_trained`'s warning.
+        train_set: Reads the train set (called with --do_train only, before the model is made).
+        log_start_step: Adds the step training resumes from to the "Num steps" line.
+
+    Returns:
+        The trainer and the model's step: the one trained to, else the one restored (0 for an
+        --init_checkpoint alone).
+    """
+    f = flags.FLAGS
+    if f.random_seed is not None:
+        keras.utils.set_random_seed(f.random_seed)
+    tf.io.gfile.makedirs(f.output_dir)
+    strategy = training.make_strategy(f.use_tpu, f.tpu_name)
+    policy = training.precision_policy(f.use_mixed_precision)
+    data, num_train_steps, num_warmup_steps = None, 0, 0
+    if f.do_train:
+        check_batch_split(strategy)
+        data = train_set()
+        num_train_steps, num_warmup_steps = fine_tuning_steps(data.num_examples, data.what)
+    trainer = make_trainer(
+        model_fn=lambda: model_fn(policy),
+        loss_fn=loss_fn,
+        strategy=strategy,
+        num_train_steps=num_train_steps,
+        num_warmup_steps=num_warmup_steps,
+        train=f.do_train,
+    )
+    step = trainer.restore_or_initialize(f.init_checkpoint, allow_missing=head)
+    check_trained(step, head_name)
+    if data is None:
+        return trainer, step
+    dataset, lines = data.write()
+    logging.info("***** Running training *****")
+    for line in lines:
+        logging.info(*line)
+    logging.info("  Batch size = %d", f.train_batch_size)
+    if log_start_step:
+        logging.info("  Num steps = %d (from step %d)", num_train_steps, step)
+    else:
+        logging.info("  Num steps = %d", num_train_steps)
+    trainer.train(dataset, num_train_steps, data_name=data.path)
+    return trainer, trainer.step
+
+
+def predict_all(
+    trainer: training.Trainer, dataset: tf.data.Dataset, num_records: int, path: str
+) -> dict[str, np.ndarray]:
+    """Every output of `trainer.predict(dataset)`, the batches concatenated.
+
+    Raises:
+        RuntimeError: The rows are not one per record of `path` (`num_records`).
+    """
+    batches = list(trainer.predict(dataset))
+    outputs = {key: np.concatenate([b[key] for b in batches], axis=0) for key in batches[0]}
+    rows = len(next(iter(outputs.values())))
+    if rows != num_records:
+        raise RuntimeError(f"{path}: predicted {rows} of {num_records} records")
+    return outputs
 
 
 # The error for --export_dir without a fine-tuned checkpoint in --output_dir.
