@@ -153,8 +153,10 @@ class _StopOnInterrupt:
         signal.signal(signal.SIGINT, self._previous)
 
     def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.getsignal(signal.SIGINT) or signal.default_int_handler
+        # A process started with SIGINT ignored (`nohup ... &`) keeps ignoring it.
+        previous = signal.getsignal(signal.SIGINT)
+        if threading.current_thread() is threading.main_thread() and previous != signal.SIG_IGN:
+            self._previous = previous or signal.default_int_handler
             signal.signal(signal.SIGINT, self._handle)
         return self
 
