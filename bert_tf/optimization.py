@@ -92,15 +92,24 @@ def sum_repeated_rows(gradient):
     A lookup's gradient (`tf.IndexedSlices`) holds one row per occurrence of an id in the batch.
     Anything computed from its rows rather than from the gradient they add up to, above all
     `tf.clip_by_global_norm`, which sums the rows' squares, is wrong whenever an id repeats (a
-    segment id always does; ``[CLS]``, ``[SEP]`` and frequent words too). Google's embedding
-    gradients were dense where it mattered (the token-type table always, through a one-hot
-    matmul; the word table in pretraining, where the output layer adds a dense gradient, and on
-    TPU). One row per id keeps the update sparse and makes the rows' norm the true norm.
+    segment id always does; ``[CLS]``, ``[SEP]`` and frequent words too). The reference is the
+    dense gradient: Google's token-type lookup is a one-hot matmul, its word lookup is one on TPU,
+    and in pretraining the tied output layer makes the word table's gradient dense. (Only where
+    the original gathered words, i.e. fine-tuning on CPU or GPU, did its norm count a repeated
+    word's rows separately.) One row per id keeps the update sparse and its norm the true one.
     """
     if not isinstance(gradient, tf.IndexedSlices):
         return gradient
-    ids, position = tf.unique(gradient.indices)
-    rows = tf.math.unsorted_segment_sum(gradient.values, position, tf.shape(ids)[0])
+    # Static shapes throughout (no tf.unique), so that it compiles for TPUs and under XLA: as
+    # many rows out as in, one per id in id order, then zero rows (indexed by the smallest id).
+    count = tf.shape(gradient.indices)[0]
+    order = tf.argsort(gradient.indices, stable=True)
+    ids = tf.gather(gradient.indices, order)
+    first = tf.concat([[True], ids[1:] != ids[:-1]], 0)[:count]
+    segment = tf.cumsum(tf.cast(first, tf.int32)) - 1
+    rows = tf.math.unsorted_segment_sum(tf.gather(gradient.values, order), segment, count)
+    unique = tf.range(count) < tf.reduce_sum(tf.cast(first, tf.int32))
+    ids = tf.where(unique, tf.math.unsorted_segment_max(ids, segment, count), tf.reduce_min(ids))
     return tf.IndexedSlices(rows, ids, gradient.dense_shape)
 
 

@@ -15,22 +15,36 @@ import json
 import math
 
 import numpy as np
+import numpy_bert
 import pytest
 import tensorflow as tf
 from absl import flags
 from absl.testing import flagsaver
+from conftest import fine_tuning_flags, write_tf1_checkpoint
 
-import numpy_bert
 import run_classifier
 import run_pretraining
 import run_squad
-from conftest import fine_tuning_flags, write_tf1_checkpoint
 from bert_tf import cli, records
 
 FLAGS = flags.FLAGS
 VOCAB = [
-    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
-    "the", "cat", "dog", "sat", "on", "mat", ".", "where", "did", "sit", "?",
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "the",
+    "cat",
+    "dog",
+    "sat",
+    "on",
+    "mat",
+    ".",
+    "where",
+    "did",
+    "sit",
+    "?",
 ]
 ID = {token: i for i, token in enumerate(VOCAB)}
 CONFIG = {
@@ -80,23 +94,27 @@ def _encoder(w, f):
     x = tf.reshape(x, [b, t, h]) + w[e + "position_embeddings"][:t]
     x = tf.reshape(_layer_norm(x, w, e + "LayerNorm"), [b * t, h])
     adder = (1.0 - tf.constant(mask[:, None, None, :], tf.float32)) * -10000.0
+
+    def dense(v, name):
+        return tf.matmul(v, w[name + "/kernel"]) + w[name + "/bias"]
+
+    def split(v):
+        return tf.transpose(tf.reshape(v, [b, t, n, d]), [0, 2, 1, 3])
+
     for i in range(CONFIG["num_hidden_layers"]):
         p = f"bert/encoder/layer_{i}/"
-
-        def dense(v, name):
-            return tf.matmul(v, w[p + name + "/kernel"]) + w[p + name + "/bias"]
-
-        def split(v):
-            return tf.transpose(tf.reshape(v, [b, t, n, d]), [0, 2, 1, 3])
-
-        q, k, v = (split(dense(x, f"attention/self/{m}")) for m in ("query", "key", "value"))
+        q, k, v = (split(dense(x, f"{p}attention/self/{m}")) for m in ("query", "key", "value"))
         probs = tf.nn.softmax(tf.matmul(q, k, transpose_b=True) / math.sqrt(d) + adder)
         context = tf.reshape(tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3]), [b * t, h])
-        a = _layer_norm(dense(context, "attention/output/dense") + x, w, p + "attention/output/LayerNorm")
-        o = dense(_gelu(dense(a, "intermediate/dense")), "output/dense")
+        a = _layer_norm(
+            dense(context, p + "attention/output/dense") + x, w, p + "attention/output/LayerNorm"
+        )
+        o = dense(_gelu(dense(a, p + "intermediate/dense")), p + "output/dense")
         x = _layer_norm(o + a, w, p + "output/LayerNorm")
     sequence = tf.reshape(x, [b, t, h])
-    pooled = tf.tanh(tf.matmul(sequence[:, 0], w["bert/pooler/dense/kernel"]) + w["bert/pooler/dense/bias"])
+    pooled = tf.tanh(
+        tf.matmul(sequence[:, 0], w["bert/pooler/dense/kernel"]) + w["bert/pooler/dense/bias"]
+    )
     return sequence, pooled
 
 
@@ -114,7 +132,9 @@ def _pretraining_losses(w, f):
     x = _gelu(tf.matmul(x, w[c + "dense/kernel"]) + w[c + "dense/bias"])
     x = _layer_norm(x, w, c + "LayerNorm")
     logits = tf.matmul(x, w["bert/embeddings/word_embeddings"], transpose_b=True)
-    per_position = _cross_entropy(logits + w["cls/predictions/output_bias"], f["masked_lm_ids"].ravel())
+    per_position = _cross_entropy(
+        logits + w["cls/predictions/output_bias"], f["masked_lm_ids"].ravel()
+    )
     weights = f["masked_lm_weights"].ravel()
     masked_lm = tf.reduce_sum(weights * per_position) / (tf.reduce_sum(weights) + 1e-5)
     s = "cls/seq_relationship/"
@@ -132,7 +152,10 @@ def _classifier_loss(w, f):
 
 def _squad_loss(w, f):
     sequence, _ = _encoder(w, f)
-    logits = tf.einsum("bth,kh->btk", sequence, w["cls/squad/output_weights"]) + w["cls/squad/output_bias"]
+    logits = (
+        tf.einsum("bth,kh->btk", sequence, w["cls/squad/output_weights"])
+        + w["cls/squad/output_bias"]
+    )
     start = tf.reduce_mean(_cross_entropy(logits[..., 0], f["start_positions"]))
     end = tf.reduce_mean(_cross_entropy(logits[..., 1], f["end_positions"]))
     return (start + end) / 2.0
@@ -175,7 +198,9 @@ def _initial_weights(seed, heads):
     rng = np.random.default_rng(seed + 100)
     weights = numpy_bert.random_weights(CONFIG, seed=seed, scale=0.2)
     for name, shape in heads.items():
-        weights[name] = (rng.standard_normal(shape) * 0.2 + name.endswith("gamma")).astype(np.float32)
+        weights[name] = (rng.standard_normal(shape) * 0.2 + name.endswith("gamma")).astype(
+            np.float32
+        )
     return weights
 
 
@@ -257,7 +282,9 @@ def test_run_pretraining_matches_the_original(tmp_path):
         "masked_lm_weights": np.array([[1.0, 1.0, 1.0, 0.0]], np.float32),
         "next_sentence_labels": np.array([[1]]),
     }
-    records.write_examples([str(tmp_path / "one.tfrecord")], [{k: v[0].tolist() for k, v in features.items()}])
+    records.write_examples(
+        [str(tmp_path / "one.tfrecord")], [{k: v[0].tolist() for k, v in features.items()}]
+    )
     weights = _initial_weights(11, PRETRAINING_HEADS)
     folder = _write_folder(tmp_path / "model", weights)
     values = _training_loop_flags(
@@ -277,12 +304,15 @@ def test_run_pretraining_matches_the_original(tmp_path):
         num_warmup_steps=3,
     )
     _run(run_pretraining.main, values)
-    reference = _reference_training(weights, lambda w, f: _pretraining_losses(w, f)[0], features, STEPS, 3)
+    reference = _reference_training(
+        weights, lambda w, f: _pretraining_losses(w, f)[0], features, STEPS, 3
+    )
     _compare(tmp_path / "out", reference, weights)
     # Eval on the same record with the trained weights: the original's eval_results.txt losses.
     _, _, next_sentence, masked_lm = _pretraining_losses(reference[0], features)
     results = dict(
-        line.split(" = ") for line in (tmp_path / "out" / "eval_results.txt").read_text().splitlines()
+        line.split(" = ")
+        for line in (tmp_path / "out" / "eval_results.txt").read_text().splitlines()
     )
     assert float(results["masked_lm_loss"]) == pytest.approx(float(masked_lm), abs=1e-5)
     assert float(results["next_sentence_loss"]) == pytest.approx(float(next_sentence), abs=1e-5)
@@ -330,13 +360,31 @@ def test_run_squad_matches_the_original(tmp_path):
     context = "The cat sat on the mat. The dog sat on the mat."
     squad_json = {
         "version": "1.1",
-        "data": [{"title": "t", "paragraphs": [{"context": context, "qas": [
-            {"id": "q1", "question": "Where did the cat sit?",
-             "answers": [{"text": "the mat", "answer_start": context.index("the mat")}]}
-        ]}]}],
+        "data": [
+            {
+                "title": "t",
+                "paragraphs": [
+                    {
+                        "context": context,
+                        "qas": [
+                            {
+                                "id": "q1",
+                                "question": "Where did the cat sit?",
+                                "answers": [
+                                    {"text": "the mat", "answer_start": context.index("the mat")}
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
     }
     (tmp_path / "train.json").write_text(json.dumps(squad_json))
-    ids = _ids("[CLS] where did the cat sit ? [SEP] the cat sat on the mat . the dog sat on the mat . [SEP]")
+    ids = _ids(
+        "[CLS] where did the cat sit ? [SEP] "
+        "the cat sat on the mat . the dog sat on the mat . [SEP]"
+    )
     seq = 24
     features = {
         "input_ids": np.array([ids + [0] * (seq - len(ids))]),
@@ -345,7 +393,9 @@ def test_run_squad_matches_the_original(tmp_path):
         "start_positions": np.array([12]),  # "the mat": context tokens 4-5, after 8 query tokens
         "end_positions": np.array([13]),
     }
-    weights = _initial_weights(13, {"cls/squad/output_weights": (2, 32), "cls/squad/output_bias": (2,)})
+    weights = _initial_weights(
+        13, {"cls/squad/output_weights": (2, 32), "cls/squad/output_bias": (2,)}
+    )
     folder = _write_folder(tmp_path / "model", weights)
     values = fine_tuning_flags(
         folder,
