@@ -181,7 +181,7 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
     def _all_reduce_sum_gradients(self, grads_and_vars):
         # Keras sums gradients across replicas here (TF backend); clip after that sum so that a
         # multi-device run clips the global batch's gradient exactly as one device would. Sparse
-        # gradients (concatenated across replicas by the all-reduce) are summed per row first, so
+        # gradients (concatenated across replicas by the all-reduce) are summed per id first, so
         # that the norm below is the norm of the true gradient.
         grads_and_vars = super()._all_reduce_sum_gradients(grads_and_vars)
         grads_and_vars = [(sum_repeated_rows(g), v) for g, v in grads_and_vars]
