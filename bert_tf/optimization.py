@@ -5,7 +5,8 @@ The original step (``optimization.py`` in google-research/bert), reproduced by d
 * learning rate: linear warmup ``init_lr * step / num_warmup_steps`` while
   ``step < num_warmup_steps``, else linear decay ``init_lr * (1 - step / num_train_steps)``
   (reaching 0 at `num_train_steps`), where ``step`` counts updates already applied (0 first);
-* gradients clipped to global norm 1.0;
+* gradients clipped to global norm 1.0, the norm of the true gradient (a sparse embedding
+  gradient's rows summed per id first, as Google's dense embedding gradients were);
 * Adam moments with beta1 0.9, beta2 0.999 and epsilon 1e-6 *without* bias correction;
 * decoupled weight decay 0.01 added to the update, except for variables whose names contain
   ``LayerNorm``, ``layer_norm`` or ``bias``.
@@ -85,6 +86,33 @@ def _adam_step(grad, m, v, w, lr, betas, epsilon, decay_rate, m_denom, v_denom, 
     return next_m, next_v, w - lr * update
 
 
+def sum_repeated_rows(gradient):
+    """A sparse gradient with the rows of each repeated index added together (others unchanged).
+
+    A lookup's gradient (`tf.IndexedSlices`) holds one row per occurrence of an id in the batch.
+    Anything computed from its rows rather than from the gradient they add up to, above all
+    `tf.clip_by_global_norm`, which sums the rows' squares, is wrong whenever an id repeats (a
+    segment id always does; ``[CLS]``, ``[SEP]`` and frequent words too). The reference is the
+    dense gradient: Google's token-type lookup is a one-hot matmul, its word lookup is one on TPU,
+    and in pretraining the tied output layer makes the word table's gradient dense. (Only where
+    the original gathered words, i.e. fine-tuning on CPU or GPU, did its norm count a repeated
+    word's rows separately.) One row per id keeps the update sparse and its norm the true one.
+    """
+    if not isinstance(gradient, tf.IndexedSlices):
+        return gradient
+    # Static shapes throughout (no tf.unique), so that it compiles for TPUs and under XLA: as
+    # many rows out as in, one per id in id order, then zero rows (indexed by the smallest id).
+    count = tf.shape(gradient.indices)[0]
+    order = tf.argsort(gradient.indices, stable=True)
+    ids = tf.gather(gradient.indices, order)
+    first = tf.concat([[True], ids[1:] != ids[:-1]], 0)[:count]
+    segment = tf.cumsum(tf.cast(first, tf.int32)) - 1
+    rows = tf.math.unsorted_segment_sum(tf.gather(gradient.values, order), segment, count)
+    unique = tf.range(count) < tf.reduce_sum(tf.cast(first, tf.int32))
+    ids = tf.where(unique, tf.math.unsorted_segment_max(ids, segment, count), tf.reduce_min(ids))
+    return tf.IndexedSlices(rows, ids, gradient.dense_shape)
+
+
 class AdamWeightDecay(keras.optimizers.Optimizer):
     """Adam with decoupled weight decay, as in Google's BERT (no bias correction by default).
 
@@ -152,8 +180,11 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
 
     def _all_reduce_sum_gradients(self, grads_and_vars):
         # Keras sums gradients across replicas here (TF backend); clip after that sum so that a
-        # multi-device run clips the global batch's gradient exactly as one device would.
+        # multi-device run clips the global batch's gradient exactly as one device would. Sparse
+        # gradients (concatenated across replicas by the all-reduce) are summed per id first, so
+        # that the norm below is the norm of the true gradient.
         grads_and_vars = super()._all_reduce_sum_gradients(grads_and_vars)
+        grads_and_vars = [(sum_repeated_rows(g), v) for g, v in grads_and_vars]
         if self.clip_norm is None:
             return grads_and_vars
         present = [g for g, _ in grads_and_vars if g is not None]
@@ -162,7 +193,8 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
-        # Embedding gradients arrive as IndexedSlices; the original updated densely too.
+        # Embedding gradients arrive as IndexedSlices (one row per id, see `sum_repeated_rows`);
+        # the original updated densely too.
         grad = tf.cast(tf.convert_to_tensor(gradient), dtype)
         slots = self.slots(variable)
         m, v = slots["adam_m"], slots["adam_v"]
