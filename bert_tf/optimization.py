@@ -96,7 +96,8 @@ def sum_repeated_rows(gradient):
     dense gradient: Google's token-type lookup is a one-hot matmul, its word lookup is one on TPU,
     and in pretraining the tied output layer makes the word table's gradient dense. (Only where
     the original gathered words, i.e. fine-tuning on CPU or GPU, did its norm count a repeated
-    word's rows separately.) One row per id keeps the update sparse and its norm the true one.
+    word's rows separately: `AdamWeightDecay`'s ``norm_per_occurrence`` keeps that behaviour.)
+    One row per id keeps the update sparse and its norm the true one.
     """
     if not isinstance(gradient, tf.IndexedSlices):
         return gradient
@@ -126,6 +127,11 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
         layer_adaptation: scale each variable's update by LAMB's trust ratio
             ``||w|| / ||update||`` (1 when either norm is 0), except for excluded variables.
         clip_norm: clip gradients to this global norm before the update (None disables).
+        norm_per_occurrence: regexes; a sparse gradient of a variable whose path matches any
+            enters the global norm with one row per occurrence of an id, as the original's
+            ``tf.gather`` lookups did (its word embeddings off TPU). Every other sparse gradient
+            enters it as the dense gradient would (rows summed per id). The update itself
+            always uses the summed gradient.
         **kwargs: passed to `keras.optimizers.Optimizer` (e.g. ``name``).
 
     Example:
@@ -143,6 +149,7 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
         bias_correction: bool = False,
         layer_adaptation: bool = False,
         clip_norm: float | None = 1.0,
+        norm_per_occurrence: Sequence[str] = (),
         name: str = "AdamWeightDecay",
         **kwargs,
     ):
@@ -155,6 +162,7 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
         self.bias_correction = bias_correction
         self.layer_adaptation = layer_adaptation
         self.clip_norm = clip_norm
+        self.norm_per_occurrence = list(norm_per_occurrence)
 
     def build(self, var_list):
         if self.built:
@@ -178,13 +186,20 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
         path = getattr(variable, "path", variable.name)
         return any(re.search(pattern, path) for pattern in self.exclude_from_weight_decay)
 
+    def _rows_for_norm(self, gradient, variable):
+        path = getattr(variable, "path", variable.name)
+        if any(re.search(pattern, path) for pattern in self.norm_per_occurrence):
+            return gradient
+        return sum_repeated_rows(gradient)
+
     def _all_reduce_sum_gradients(self, grads_and_vars):
         # Keras sums gradients across replicas here (TF backend); clip after that sum so that a
         # multi-device run clips the global batch's gradient exactly as one device would. Sparse
         # gradients (concatenated across replicas by the all-reduce) are summed per id first, so
-        # that the norm below is the norm of the true gradient.
+        # that the norm below is the norm of the true gradient, except those the original's
+        # norm saw per occurrence (`norm_per_occurrence`).
         grads_and_vars = super()._all_reduce_sum_gradients(grads_and_vars)
-        grads_and_vars = [(sum_repeated_rows(g), v) for g, v in grads_and_vars]
+        grads_and_vars = [(self._rows_for_norm(g, v), v) for g, v in grads_and_vars]
         if self.clip_norm is None:
             return grads_and_vars
         present = [g for g, _ in grads_and_vars if g is not None]
@@ -228,6 +243,7 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
             bias_correction=self.bias_correction,
             layer_adaptation=self.layer_adaptation,
             clip_norm=self.clip_norm,
+            norm_per_occurrence=self.norm_per_occurrence,
         )
         return config
 
@@ -239,6 +255,7 @@ def create_optimizer(
     use_bias_correction: bool = False,
     optimizer_type: str = "adamw",
     weight_decay_rate: float = 0.01,
+    norm_per_occurrence: Sequence[str] = (),
 ) -> AdamWeightDecay:
     """Google's optimizer and schedule: AdamWeightDecay, warmup then linear decay, clip at 1.0.
 
@@ -249,6 +266,8 @@ def create_optimizer(
         use_bias_correction: add Adam's bias correction (off in the original).
         optimizer_type: "adamw" (the original) or "lamb" (bias correction and trust ratio on).
         weight_decay_rate: decoupled weight decay (0.01 in the original).
+        norm_per_occurrence: see `AdamWeightDecay`; the scripts pass ``("word_embeddings",)``
+            off TPU unless --use_dense_clip_norm, as the original's lookups behave.
 
     Returns:
         An `AdamWeightDecay` optimizer.
@@ -259,6 +278,7 @@ def create_optimizer(
             learning_rate=schedule,
             weight_decay_rate=weight_decay_rate,
             bias_correction=use_bias_correction,
+            norm_per_occurrence=norm_per_occurrence,
         )
     if optimizer_type == "lamb":
         return AdamWeightDecay(
@@ -266,6 +286,7 @@ def create_optimizer(
             weight_decay_rate=weight_decay_rate,
             bias_correction=True,
             layer_adaptation=True,
+            norm_per_occurrence=norm_per_occurrence,
             name="LAMB",
         )
     raise ValueError(f"optimizer_type must be 'adamw' or 'lamb', got {optimizer_type!r}")

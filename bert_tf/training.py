@@ -164,6 +164,7 @@ class _StopOnInterrupt:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
 
+
 def _add_gradients(a, b):
     """The sum of two micro-batches' gradients of one variable.
 

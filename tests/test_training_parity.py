@@ -1,9 +1,11 @@
 """A few training steps of each training script against an independent reference of the original.
 
-The reference is Google's model_fn written here in plain TF ops, with every embedding lookup a
-one-hot matmul (as the original does for token types always, and for words in pretraining and on
-TPU), so that every gradient is dense; and its optimizer step in numpy: global-norm clipping at
-1.0, Adam without bias correction, decoupled weight decay 0.01 except for LayerNorm/layer_norm/
+The reference is Google's model_fn written here in plain TF ops, with its embedding lookups: the
+token types' a one-hot matmul (dense gradient), the words' a `tf.gather` as the original off TPU
+(one gradient row per occurrence, which is how the original's global norm sees the word table in
+fine-tuning; in pretraining the tied output layer adds a dense gradient, and the sum is dense),
+or a one-hot matmul as on TPU and under --use_dense_clip_norm; and its optimizer step in numpy:
+global-norm clipping at 1.0, Adam without bias correction, decoupled weight decay 0.01 except for LayerNorm/layer_norm/
 bias, linear warmup then linear decay. Each script trains on a one-record file (the original's
 repeat-then-shuffle stream is then the same record every step) with dropout 0, from a checkpoint
 that holds every weight, heads included; its checkpoint after the last step must hold the
@@ -13,6 +15,7 @@ proportional to the clipping factor, which an id repeated in the batch used to c
 
 import json
 import math
+import sys
 
 import numpy as np
 import numpy_bert
@@ -63,6 +66,7 @@ CONFIG = {
 STEPS = 6
 LEARNING_RATE = 1e-4
 DECAY_EXCLUDED = ("LayerNorm", "layer_norm", "bias")
+GATHER_WORDS = True  # the reference's word lookup: the original's off TPU (False: on TPU)
 
 
 def _ids(text):
@@ -89,7 +93,10 @@ def _encoder(w, f):
     h, n = CONFIG["hidden_size"], CONFIG["num_attention_heads"]
     d = h // n
     e = "bert/embeddings/"
-    x = tf.matmul(tf.one_hot(ids.ravel(), CONFIG["vocab_size"]), w[e + "word_embeddings"])
+    if GATHER_WORDS:
+        x = tf.gather(w[e + "word_embeddings"], ids.ravel())
+    else:
+        x = tf.matmul(tf.one_hot(ids.ravel(), CONFIG["vocab_size"]), w[e + "word_embeddings"])
     x += tf.matmul(tf.one_hot(segments.ravel(), 2), w[e + "token_type_embeddings"])
     x = tf.reshape(x, [b, t, h]) + w[e + "position_embeddings"][:t]
     x = tf.reshape(_layer_norm(x, w, e + "LayerNorm"), [b * t, h])
@@ -175,8 +182,16 @@ def _reference_training(weights, loss_fn, features, steps, warmup):
         with tf.GradientTape() as tape:
             loss = loss_fn(w, features)
         grads = dict(zip(names, tape.gradient(loss, [w[k] for k in names])))
-        grads = {k: g.numpy() for k, g in grads.items() if g is not None}  # all dense here
-        norm = math.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads.values()))
+        # tf.clip_by_global_norm of the original: a gathered lookup's gradient (IndexedSlices)
+        # counts its rows as they are, one per occurrence; the update uses their sum.
+        rows = {k: g.values for k, g in grads.items() if isinstance(g, tf.IndexedSlices)}
+        grads = {k: tf.convert_to_tensor(g).numpy() for k, g in grads.items() if g is not None}
+        norm = math.sqrt(
+            sum(
+                float(np.sum(np.asarray(rows.get(k, g), np.float64) ** 2))
+                for k, g in grads.items()
+            )
+        )
         norms.append(norm)
         scale = np.float32(1.0 / max(norm, 1.0))
         lr = LEARNING_RATE * (1.0 - step / steps)
@@ -318,8 +333,10 @@ def test_run_pretraining_matches_the_original(tmp_path):
     assert float(results["next_sentence_loss"]) == pytest.approx(float(next_sentence), abs=1e-5)
 
 
-def test_run_classifier_matches_the_original(tmp_path):
+@pytest.mark.parametrize("use_dense_clip_norm", [False, True], ids=["words_per_occurrence", "dense"])
+def test_run_classifier_matches_the_original(tmp_path, monkeypatch, use_dense_clip_norm):
     """An MRPC pair: repeated words, [SEP] twice, two segments."""
+    monkeypatch.setattr(sys.modules[__name__], "GATHER_WORDS", not use_dense_clip_norm)
     data = tmp_path / "MRPC"
     data.mkdir()
     (data / "train.tsv").write_text(
@@ -339,7 +356,7 @@ def test_run_classifier_matches_the_original(tmp_path):
     values = fine_tuning_flags(
         folder,
         tmp_path / "out",
-        **_training_loop_flags(),
+        **_training_loop_flags(use_dense_clip_norm=use_dense_clip_norm),
         data_dir=str(data),
         task_name="mrpc",
         xnli_language="zh",
