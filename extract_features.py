@@ -66,6 +66,7 @@ def main(_):
     tokenizer = tokenization.FullTokenizer(
         cli.require_file(FLAGS.vocab_file, "vocab_file"), do_lower_case=FLAGS.do_lower_case
     )
+    cli.check_vocab(tokenizer)
     examples = extract.read_examples(cli.require_file(FLAGS.input_file, "input_file"))
     features = extract.convert_examples(examples, tokenizer, FLAGS.max_seq_length)
 

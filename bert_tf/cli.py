@@ -53,6 +53,14 @@ SHARED_FLAGS: dict[str, tuple[str, object, str]] = {
     "gradient_accumulation_steps": ("integer", 1, "Micro-batches per optimizer update."),
     "optimizer": ("enum:adamw,lamb", "adamw", "adamw is the original's optimizer."),
     "use_bias_correction": ("bool", False, "Add Adam bias correction (the original has none)."),
+    "use_dense_clip_norm": (
+        "bool",
+        False,
+        "Clip on the norm of the word embeddings' true (dense) gradient. By default, as the "
+        "original off TPU (where it looks words up with tf.gather), a word that occurs n times "
+        "in a batch enters the global norm as n rows; with --use_tpu the original's one-hot "
+        "lookup gives the dense norm, as here.",
+    ),
     "keep_checkpoint_max": ("integer", 5, "Newest checkpoints kept in output_dir."),
     "log_every_steps": ("integer", 100, "Progress-line interval in steps."),
     "random_seed": (
@@ -84,6 +92,7 @@ TRAINING_LOOP_FLAGS: tuple[str, ...] = (
     "gradient_accumulation_steps",
     "optimizer",
     "use_bias_correction",
+    "use_dense_clip_norm",
     "keep_checkpoint_max",
     "log_every_steps",
 )
@@ -204,6 +213,10 @@ def make_trainer(
             num_warmup_steps,
             use_bias_correction=f.use_bias_correction,
             optimizer_type=f.optimizer,
+            # The original's word lookup is tf.gather off TPU, a one-hot matmul on it.
+            norm_per_occurrence=()
+            if f.use_tpu or f.use_dense_clip_norm
+            else ("word_embeddings",),
         )
 
     return training.Trainer(

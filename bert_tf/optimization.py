@@ -5,7 +5,8 @@ The original step (``optimization.py`` in google-research/bert), reproduced by d
 * learning rate: linear warmup ``init_lr * step / num_warmup_steps`` while
   ``step < num_warmup_steps``, else linear decay ``init_lr * (1 - step / num_train_steps)``
   (reaching 0 at `num_train_steps`), where ``step`` counts updates already applied (0 first);
-* gradients clipped to global norm 1.0;
+* gradients clipped to global norm 1.0, the norm of the true gradient (a sparse embedding
+  gradient's rows summed per id first, as Google's dense embedding gradients were);
 * Adam moments with beta1 0.9, beta2 0.999 and epsilon 1e-6 *without* bias correction;
 * decoupled weight decay 0.01 added to the update, except for variables whose names contain
   ``LayerNorm``, ``layer_norm`` or ``bias``.
@@ -85,6 +86,34 @@ def _adam_step(grad, m, v, w, lr, betas, epsilon, decay_rate, m_denom, v_denom, 
     return next_m, next_v, w - lr * update
 
 
+def sum_repeated_rows(gradient):
+    """A sparse gradient with the rows of each repeated index added together (others unchanged).
+
+    A lookup's gradient (`tf.IndexedSlices`) holds one row per occurrence of an id in the batch.
+    Anything computed from its rows rather than from the gradient they add up to, above all
+    `tf.clip_by_global_norm`, which sums the rows' squares, is wrong whenever an id repeats (a
+    segment id always does; ``[CLS]``, ``[SEP]`` and frequent words too). The reference is the
+    dense gradient: Google's token-type lookup is a one-hot matmul, its word lookup is one on TPU,
+    and in pretraining the tied output layer makes the word table's gradient dense. (Only where
+    the original gathered words, i.e. fine-tuning on CPU or GPU, did its norm count a repeated
+    word's rows separately: `AdamWeightDecay`'s ``norm_per_occurrence`` keeps that behaviour.)
+    One row per id keeps the update sparse and its norm the true one.
+    """
+    if not isinstance(gradient, tf.IndexedSlices):
+        return gradient
+    # Static shapes throughout (no tf.unique), so that it compiles for TPUs and under XLA: as
+    # many rows out as in, one per id in id order, then zero rows (indexed by the smallest id).
+    count = tf.shape(gradient.indices)[0]
+    order = tf.argsort(gradient.indices, stable=True)
+    ids = tf.gather(gradient.indices, order)
+    first = tf.concat([[True], ids[1:] != ids[:-1]], 0)[:count]
+    segment = tf.cumsum(tf.cast(first, tf.int32)) - 1
+    rows = tf.math.unsorted_segment_sum(tf.gather(gradient.values, order), segment, count)
+    unique = tf.range(count) < tf.reduce_sum(tf.cast(first, tf.int32))
+    ids = tf.where(unique, tf.math.unsorted_segment_max(ids, segment, count), tf.reduce_min(ids))
+    return tf.IndexedSlices(rows, ids, gradient.dense_shape)
+
+
 class AdamWeightDecay(keras.optimizers.Optimizer):
     """Adam with decoupled weight decay, as in Google's BERT (no bias correction by default).
 
@@ -98,6 +127,11 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
         layer_adaptation: scale each variable's update by LAMB's trust ratio
             ``||w|| / ||update||`` (1 when either norm is 0), except for excluded variables.
         clip_norm: clip gradients to this global norm before the update (None disables).
+        norm_per_occurrence: regexes; a sparse gradient of a variable whose path matches any
+            enters the global norm with one row per occurrence of an id, as the original's
+            ``tf.gather`` lookups did (its word embeddings off TPU). Every other sparse gradient
+            enters it as the dense gradient would (rows summed per id). The update itself
+            always uses the summed gradient.
         **kwargs: passed to `keras.optimizers.Optimizer` (e.g. ``name``).
 
     Example:
@@ -115,6 +149,7 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
         bias_correction: bool = False,
         layer_adaptation: bool = False,
         clip_norm: float | None = 1.0,
+        norm_per_occurrence: Sequence[str] = (),
         name: str = "AdamWeightDecay",
         **kwargs,
     ):
@@ -127,6 +162,7 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
         self.bias_correction = bias_correction
         self.layer_adaptation = layer_adaptation
         self.clip_norm = clip_norm
+        self.norm_per_occurrence = list(norm_per_occurrence)
 
     def build(self, var_list):
         if self.built:
@@ -150,10 +186,20 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
         path = getattr(variable, "path", variable.name)
         return any(re.search(pattern, path) for pattern in self.exclude_from_weight_decay)
 
+    def _rows_for_norm(self, gradient, variable):
+        path = getattr(variable, "path", variable.name)
+        if any(re.search(pattern, path) for pattern in self.norm_per_occurrence):
+            return gradient
+        return sum_repeated_rows(gradient)
+
     def _all_reduce_sum_gradients(self, grads_and_vars):
         # Keras sums gradients across replicas here (TF backend); clip after that sum so that a
-        # multi-device run clips the global batch's gradient exactly as one device would.
+        # multi-device run clips the global batch's gradient exactly as one device would. Sparse
+        # gradients (concatenated across replicas by the all-reduce) are summed per id first, so
+        # that the norm below is the norm of the true gradient, except those the original's
+        # norm saw per occurrence (`norm_per_occurrence`).
         grads_and_vars = super()._all_reduce_sum_gradients(grads_and_vars)
+        grads_and_vars = [(self._rows_for_norm(g, v), v) for g, v in grads_and_vars]
         if self.clip_norm is None:
             return grads_and_vars
         present = [g for g, _ in grads_and_vars if g is not None]
@@ -162,7 +208,8 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
-        # Embedding gradients arrive as IndexedSlices; the original updated densely too.
+        # Embedding gradients arrive as IndexedSlices (one row per id, see `sum_repeated_rows`);
+        # the original updated densely too.
         grad = tf.cast(tf.convert_to_tensor(gradient), dtype)
         slots = self.slots(variable)
         m, v = slots["adam_m"], slots["adam_v"]
@@ -196,6 +243,7 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
             bias_correction=self.bias_correction,
             layer_adaptation=self.layer_adaptation,
             clip_norm=self.clip_norm,
+            norm_per_occurrence=self.norm_per_occurrence,
         )
         return config
 
@@ -207,6 +255,7 @@ def create_optimizer(
     use_bias_correction: bool = False,
     optimizer_type: str = "adamw",
     weight_decay_rate: float = 0.01,
+    norm_per_occurrence: Sequence[str] = (),
 ) -> AdamWeightDecay:
     """Google's optimizer and schedule: AdamWeightDecay, warmup then linear decay, clip at 1.0.
 
@@ -217,6 +266,8 @@ def create_optimizer(
         use_bias_correction: add Adam's bias correction (off in the original).
         optimizer_type: "adamw" (the original) or "lamb" (bias correction and trust ratio on).
         weight_decay_rate: decoupled weight decay (0.01 in the original).
+        norm_per_occurrence: see `AdamWeightDecay`; the scripts pass ``("word_embeddings",)``
+            off TPU unless --use_dense_clip_norm, as the original's lookups behave.
 
     Returns:
         An `AdamWeightDecay` optimizer.
@@ -227,6 +278,7 @@ def create_optimizer(
             learning_rate=schedule,
             weight_decay_rate=weight_decay_rate,
             bias_correction=use_bias_correction,
+            norm_per_occurrence=norm_per_occurrence,
         )
     if optimizer_type == "lamb":
         return AdamWeightDecay(
@@ -234,6 +286,7 @@ def create_optimizer(
             weight_decay_rate=weight_decay_rate,
             bias_correction=True,
             layer_adaptation=True,
+            norm_per_occurrence=norm_per_occurrence,
             name="LAMB",
         )
     raise ValueError(f"optimizer_type must be 'adamw' or 'lamb', got {optimizer_type!r}")

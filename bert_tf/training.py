@@ -153,14 +153,40 @@ class _StopOnInterrupt:
         signal.signal(signal.SIGINT, self._previous)
 
     def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.getsignal(signal.SIGINT) or signal.default_int_handler
+        # A process started with SIGINT ignored (`nohup ... &`) keeps ignoring it.
+        previous = signal.getsignal(signal.SIGINT)
+        if threading.current_thread() is threading.main_thread() and previous != signal.SIG_IGN:
+            self._previous = previous or signal.default_int_handler
             signal.signal(signal.SIGINT, self._handle)
         return self
 
     def __exit__(self, *exc_info):
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+
+
+def _add_gradients(a, b):
+    """The sum of two micro-batches' gradients of one variable.
+
+    Unused variables (e.g. the pooler under a span loss) have None. Embedding gradients come as
+    `tf.IndexedSlices`; they stay sparse (rows concatenated; the optimizer adds the rows of a
+    repeated id together before anything reads them).
+    """
+    if a is None:
+        return None
+    if isinstance(a, tf.IndexedSlices) and isinstance(b, tf.IndexedSlices):
+        return tf.IndexedSlices(
+            tf.concat([a.values, b.values], 0), tf.concat([a.indices, b.indices], 0), a.dense_shape
+        )
+    return tf.convert_to_tensor(a) + tf.convert_to_tensor(b)
+
+
+def _mean_gradient(gradient, count: int):
+    if gradient is None:
+        return None
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.IndexedSlices(gradient.values / count, gradient.indices, gradient.dense_shape)
+    return gradient / count
 
 
 class Trainer:
@@ -375,15 +401,10 @@ class Trainer:
             grads, losses, all_parts = None, [], []
             for batch in micro:
                 g, loss, parts = self._gradients(batch, total)
-                # Embedding grads come as IndexedSlices; unused variables (e.g. the pooler
-                # under a span loss) have None.
-                g = [None if x is None else tf.convert_to_tensor(x) for x in g]
-                grads = g if grads is None else [
-                    None if a is None else a + b for a, b in zip(grads, g)
-                ]
+                grads = g if grads is None else [_add_gradients(a, b) for a, b in zip(grads, g)]
                 losses.append(loss)
                 all_parts.append(parts)
-            grads = [None if g is None else g / self.accumulation for g in grads]
+            grads = [_mean_gradient(g, self.accumulation) for g in grads]
             loss = tf.add_n(losses) / self.accumulation
             parts = {
                 k: tf.add_n([p[k] for p in all_parts]) / self.accumulation for k in all_parts[0]

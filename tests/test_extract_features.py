@@ -167,3 +167,14 @@ def test_bad_input_gives_actionable_errors(google_folder, tmp_path):
     ])
     assert result.returncode == 1
     assert "do_lower_case" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_vocab_without_cls_is_refused(google_folder, tmp_path):
+    folder, _ = google_folder
+    tokens = (folder / "vocab.txt").read_text().split("\n")
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(t for t in tokens if t != "[CLS]"))
+    (tmp_path / "in.txt").write_text("the cat\n")
+    with pytest.raises(ValueError, match=r"--vocab_file=.*vocab.txt lacks \[CLS\]"):
+        _run_main(folder, tmp_path / "in.txt", tmp_path / "o.jsonl", vocab_file=str(vocab))
+    assert not (tmp_path / "o.jsonl").exists()

@@ -176,19 +176,33 @@ def pretraining_setup(tmp_path_factory):
         [str(folder / "a.tfrecord"), str(folder / "b.tfrecord")], pretraining_examples(40)
     )
     (folder / "bert_config.json").write_text(json.dumps(TINY_CONFIG))
+    # 99 tokens, the tiny config's vocab_size; the records' ids 2 and 3 are [CLS] and [SEP].
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(94)]
+    (folder / "vocab.txt").write_text("\n".join(tokens) + "\n")
     return folder
 
 
-def test_pretraining_rerun_and_resume_equal_the_uninterrupted_run(pretraining_setup, tmp_path):
+@pytest.mark.parametrize("dynamic_masking", [False, True], ids=["record_masks", "dynamic_masks"])
+def test_pretraining_rerun_and_resume_equal_the_uninterrupted_run(
+    pretraining_setup, tmp_path, dynamic_masking
+):
+    masking = {}
+    if dynamic_masking:  # the masks are drawn anew in the input pipeline: a resume must redraw them
+        masking = dict(
+            dynamic_masking=True,
+            vocab_file=str(pretraining_setup / "vocab.txt"),
+            masked_lm_prob=0.15,
+            do_whole_word_mask=False,
+        )
     whole = tmp_path / "whole"
-    _pretraining(pretraining_setup, whole)
+    _pretraining(pretraining_setup, whole, **masking)
     final = _weights(whole / "model.ckpt-6")
     # From step 0: a second identical run (--random_seed fixes the order and the dropout).
     for step in (0, 2):
         resumed = tmp_path / f"from_{step}"
         shutil.copytree(whole, resumed)
         _keep_checkpoints_up_to(resumed, step)
-        _pretraining(pretraining_setup, resumed)
+        _pretraining(pretraining_setup, resumed, **masking)
         assert _max_difference(final, _weights(resumed / "model.ckpt-6")) <= 1e-6
 
 
@@ -269,7 +283,15 @@ def test_damaged_record_stops_training_with_a_checkpoint_and_the_file_named(tmp_
     assert saved == [str(tmp_path / "out" / f"model.ckpt-{trainer.step}")] and trainer.step > 0
 
 
-def test_ctrl_c_saves_a_checkpoint_and_stops(tmp_path):
+@pytest.fixture
+def ctrl_c_raises():
+    """SIGINT as an interactive Python has it (a background test run may start with it ignored)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_ctrl_c_saves_a_checkpoint_and_stops(tmp_path, ctrl_c_raises):
     from test_training import _dataset, _trainer
 
     trainer = _trainer(tmp_path, steps=100, save_every=100)

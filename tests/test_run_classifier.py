@@ -338,7 +338,13 @@ def test_stsb_regression_end_to_end(google_folder, tmp_path):
     scores = _table(out / "test_results.tsv")
     assert scores.shape == (5, 1)
     gold = np.array([float(row[-1]) for row in dev])
-    assert results["eval_pearson"] == pytest.approx(metrics.pearson(scores[:, 0], gold), abs=1e-5)
+    # Eval and predict batch the dev rows differently (4 and 3 a batch), so a prediction may move
+    # by a float32 rounding; this tiny model's predictions are close together, and the correlation
+    # moves by about that rounding over their spread.
+    rounding = np.finfo(np.float32).eps * np.abs(scores).max() / scores.std()
+    assert results["eval_pearson"] == pytest.approx(
+        metrics.pearson(scores[:, 0], gold), abs=max(1e-5, rounding)
+    )
     assert results["eval_spearman"] == pytest.approx(metrics.spearman(scores[:, 0], gold))
     assert results["eval_loss"] == pytest.approx(np.mean((scores[:, 0] - gold) ** 2), rel=1e-4)
     lines = (out / "STS-B.tsv").read_text().splitlines()

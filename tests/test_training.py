@@ -29,7 +29,7 @@ def _batch(seed=0, batch=4, seq=12, preds=3):
     }
 
 
-def _trainer(output_dir, steps=6, save_every=2):
+def _trainer(output_dir, steps=6, save_every=2, accumulation=1):
     tf.keras.utils.set_random_seed(0)  # the same initial weights for every run
     config = BertConfig.from_dict(NO_DROPOUT)
     return training.Trainer(
@@ -41,6 +41,7 @@ def _trainer(output_dir, steps=6, save_every=2):
         save_checkpoints_steps=save_every,
         iterations_per_loop=3,
         log_every_steps=1,
+        gradient_accumulation_steps=accumulation,
     )
 
 
@@ -86,6 +87,29 @@ def test_keeps_newest_checkpoints(tmp_path):
         "model.ckpt-5.index", "model.ckpt-6.index"
     ]
     assert tf.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-6")
+
+
+def test_gradient_accumulation_equals_one_batch(tmp_path):
+    """Two identical micro-batches give one batch's update: the sparse token-type and word
+    gradients of the micro-batches add up, and their norm is the summed gradient's."""
+    half = _batch(seed=2, batch=2)
+    doubled = {k: np.concatenate([v, v]) for k, v in half.items()}
+    runs = {}
+    for accumulation, batch in ((1, half), (2, doubled)):
+        trainer = _trainer(tmp_path / str(accumulation), 3, save_every=3, accumulation=accumulation)
+        trainer.restore_or_initialize(None)
+        trainer.train(tf.data.Dataset.from_tensors(batch).repeat(), 3)
+        runs[accumulation] = {
+            v.path: (v.numpy(), *(s.numpy() for s in trainer.optimizer.slots(v).values()))
+            for v in trainer.model.trainable_variables
+        }
+    for slot in (1, 2):  # adam_m, adam_v: proportional to the clipping factor
+        scale = max(np.abs(values[slot]).max() for values in runs[1].values())
+        for name, values in runs[1].items():
+            got = runs[2][name][slot]
+            np.testing.assert_allclose(got, values[slot], rtol=0, atol=1e-4 * scale, err_msg=name)
+    for name, values in runs[1].items():
+        np.testing.assert_allclose(runs[2][name][0], values[0], rtol=0, atol=1e-5, err_msg=name)
 
 
 def test_two_replicas_match_one_device(tmp_path):
