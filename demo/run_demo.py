@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bert_tf import startup
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -146,12 +148,21 @@ def main():
         print(f"  {row.replace(chr(9), '  ')}   {text}")
 
     print("\nThe exported classifier, loaded in a fresh process (tensorflow + tensorflow_text only):")
-    run([
+    args = [
         "demo/serve_exported.py",
         str(classifier_dir / "export"),
         str(REPO / "demo" / "classifier" / "test.tsv"),
         str(classifier_dir / "test_results.tsv"),
-    ])
+    ]
+    print("\n$ " + " ".join(args), flush=True)
+    # That process imports no bert_tf, so TensorFlow's start-up notices are filtered here, as
+    # bert_tf.startup does for the scripts; anything else it writes to stderr is shown.
+    served = subprocess.run(
+        [sys.executable] + args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    print(served.stdout, end="")
+    sys.stderr.write(startup.startup_noise_filtered(served.stderr))
+    served.check_returncode()
 
     chinese(work)
 

@@ -20,12 +20,17 @@ CUINIT = (
     "E0000 00:00:1796561493.517232    5979 cuda_platform.cc:52] failed call to cuInit: INTERNAL: "
     "CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)\n"
 )
+INT64_FALLBACK = (
+    "E0000 00:00:1796563062.666327   30022 util.cc:131] oneDNN supports DT_INT64 only on "
+    "platforms with AVX-512. Falling back to the default Eigen-based implementation if present.\n"
+)
 OTHER_ERROR = "E0000 00:00:1796561493.6    5979 op_kernel.cc:1830] OP_REQUIRES failed at x.cc:1\n"
 PYTHON_WARNING = "/site-packages/keras/src/x.py:12: UserWarning: something to act on\n"
 
 
 def test_start_up_notices_are_dropped_and_other_lines_kept():
-    text = ABSL + ONEDNN + NO_DRIVER + ABSL + ONEDNN + NO_DRIVER + CUINIT + OTHER_ERROR
+    text = ABSL + ONEDNN + NO_DRIVER + ABSL + ONEDNN + NO_DRIVER + CUINIT + INT64_FALLBACK
+    text += OTHER_ERROR
     assert startup.startup_noise_filtered(text + PYTHON_WARNING) == OTHER_ERROR + PYTHON_WARNING
 
 
