@@ -2,7 +2,8 @@
 
 One run of the real scripts (vocabulary, whole-word-masked records, two pretraining phases with
 held-out evals, sentiment and NER fine-tuning from the pretrained and from random weights), then
-a rerun that must reuse every finished step, and one with a changed recipe that must refuse.
+a rerun after a NER test file is placed (it must reuse every finished step and only predict the
+test file), and one with a changed recipe that must refuse.
 """
 
 import json
@@ -64,11 +65,21 @@ def test_quick_chain_runs_end_to_end_then_resumes(tmp_path):
     assert [p["seq"] for p in curve] == [recipe["phase1_seq"], recipe["phase2_seq"]]
     assert all(0 <= p["masked_lm_accuracy"] <= 1 for p in curve)
 
-    # Same command again: every step is read back, none rerun.
+    # A NER test file placed later: the rerun reads every finished step back and only predicts
+    # it with each trained tagger.
+    ner_data = work / "data" / "peoples_daily_ner"
+    (ner_data / "test.txt").write_text((ner_data / "dev.txt").read_text(encoding="utf-8"))
     again = _run(work, output)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "[run]" not in again.stdout
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert again.stdout.count("[reuse]") == len(result["step_seconds"])
+    ran = sorted(line.split()[1] for line in again.stdout.splitlines() if line.startswith("[run]"))
+    assert ran == ["ner_pretrained_seed1_test", "ner_random_seed1_test"]
+    assert json.loads(output.read_text(encoding="utf-8"))["ner_test_predicted"]
+    # The test file is the dev slice, so each tagger scores it as it scored dev.
+    for init in ("pretrained", "random"):
+        folder = work / f"ner_{init}_seed1"
+        predicted = (folder / "test_predictions.txt").read_text(encoding="utf-8")
+        assert predicted == (folder / "eval_predictions.txt").read_text(encoding="utf-8")
 
     # A changed recipe does not silently reuse steps run with another command.
     changed = _run(work, output, "--sentiment_lr=1e-3")
