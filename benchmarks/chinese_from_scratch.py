@@ -45,6 +45,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import bert_tf.startup  # noqa: F401  (TensorFlow imported without its start-up notices)
 from bert_tf.files import atomic_open
 
 DATA = REPO.parent / "shared" / "data" / "chinese"
