@@ -1,0 +1,88 @@
+"""benchmarks/chinese_from_scratch.py --quick: the whole from-scratch chain on data slices.
+
+One run of the real scripts (vocabulary, whole-word-masked records, two pretraining phases with
+held-out evals, sentiment and NER fine-tuning from the pretrained and from random weights), then
+a rerun after a NER test file is placed (it must reuse every finished step and only predict the
+test file), and one with a changed recipe that must refuse.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO, SHARED_DATA
+
+CHINESE = SHARED_DATA / "chinese"
+SCRIPT = REPO / "benchmarks" / "chinese_from_scratch.py"
+
+pytestmark = pytest.mark.skipif(
+    not CHINESE.is_dir(), reason=f"the Chinese data ({CHINESE}) is absent"
+)
+
+
+def _run(work, output, *extra):
+    command = [sys.executable, str(SCRIPT), "--quick", f"--work_dir={work}"]
+    command += [f"--output_json={output}", *extra]
+    return subprocess.run(command, check=False, capture_output=True, text=True, cwd=REPO)
+
+
+def _eval_results(path):
+    pairs = (line.split(" = ") for line in path.read_text(encoding="utf-8").splitlines())
+    return {key: float(value) for key, value in pairs}
+
+
+def test_quick_chain_runs_end_to_end_then_resumes(tmp_path):
+    work, output = tmp_path / "work", tmp_path / "result.json"
+    done = _run(work, output)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(output.read_text(encoding="utf-8"))
+
+    # The table holds what each fine-tuning run wrote, for both initialisations.
+    rows = {(r["task"], r["init"]): r for r in result["table"]}
+    sentiment = _eval_results(work / "sentiment_pretrained_seed1" / "eval_results.txt")
+    assert rows["sentiment", "pretrained"]["values"] == [sentiment["eval_accuracy"] * 100]
+    ner = _eval_results(work / "ner_random_seed1" / "eval_results.txt")
+    assert rows["ner", "random"]["values"] == [ner["eval_f1"]]
+    assert {("sentiment", "random"), ("ner", "pretrained")} <= set(rows)
+
+    # Sentiment test predictions: one line per test row, two class probabilities summing to 1.
+    test_rows = (work / "data" / "sentiment" / "test.tsv").read_text(encoding="utf-8")
+    lines = (work / "sentiment_random_seed1" / "test_results.tsv").read_text().splitlines()
+    assert len(lines) == len(test_rows.splitlines()) - 1
+    assert all(abs(sum(map(float, line.split("\t"))) - 1) < 1e-4 for line in lines)
+    # No NER test file in the slice: no NER test predictions.
+    assert not result["ner_test_predicted"]
+    assert not (work / "ner_pretrained_seed1" / "test_predictions.txt").exists()
+
+    # Phase 2 starts from phase 1's last checkpoint: its eval steps continue the count.
+    recipe = result["recipe"]
+    curve = result["masked_lm_curves"]["wwm"]
+    assert [p["step"] for p in curve] == [
+        recipe["phase1_steps"],
+        recipe["phase1_steps"] + recipe["phase2_steps"],
+    ]
+    assert [p["seq"] for p in curve] == [recipe["phase1_seq"], recipe["phase2_seq"]]
+    assert all(0 <= p["masked_lm_accuracy"] <= 1 for p in curve)
+
+    # A NER test file placed later: the rerun reads every finished step back and only predicts
+    # it with each trained tagger.
+    ner_data = work / "data" / "peoples_daily_ner"
+    (ner_data / "test.txt").write_text((ner_data / "dev.txt").read_text(encoding="utf-8"))
+    again = _run(work, output)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert again.stdout.count("[reuse]") == len(result["step_seconds"])
+    ran = sorted(line.split()[1] for line in again.stdout.splitlines() if line.startswith("[run]"))
+    assert ran == ["ner_pretrained_seed1_test", "ner_random_seed1_test"]
+    assert json.loads(output.read_text(encoding="utf-8"))["ner_test_predicted"]
+    # The test file is the dev slice, so each tagger scores it as it scored dev.
+    for init in ("pretrained", "random"):
+        folder = work / f"ner_{init}_seed1"
+        predicted = (folder / "test_predictions.txt").read_text(encoding="utf-8")
+        assert predicted == (folder / "eval_predictions.txt").read_text(encoding="utf-8")
+
+    # A changed recipe does not silently reuse steps run with another command.
+    changed = _run(work, output, "--sentiment_lr=1e-3")
+    assert changed.returncode != 0
+    assert "sentiment_pretrained_seed1" in changed.stderr
+    assert "another command" in changed.stderr
