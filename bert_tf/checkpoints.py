@@ -308,7 +308,7 @@ def save_google_checkpoint(
         tensors=[named[n] for n in names],
     )
     if write_state:
-        tf.compat.v1.train.update_checkpoint_state(folder or ".", prefix)
+        _write_checkpoint_state(folder or ".", prefix, [prefix])
     return prefix
 
 
@@ -582,10 +582,25 @@ def save_training_checkpoint(model, optimizer, output_dir: str, step: int, keep:
         old = old if os.path.isabs(old) else os.path.join(output_dir, old)
         for path in tf.io.gfile.glob(old + ".*"):
             tf.io.gfile.remove(path)
-    tf.compat.v1.train.update_checkpoint_state(
-        output_dir, prefix, all_model_checkpoint_paths=kept + [prefix]
-    )
+    _write_checkpoint_state(output_dir, prefix, kept + [prefix])
     return prefix
+
+
+def _write_checkpoint_state(output_dir: str, newest: str, paths: list[str]) -> None:
+    """The ``checkpoint`` state file (a CheckpointState text proto), as the Estimator kept it.
+
+    Written here rather than with ``tf.compat.v1.train.update_checkpoint_state``, which logs a
+    deprecation warning at every save, and through `files.atomic_open`, so that a kill while it
+    is written never leaves a state file that names no checkpoint.
+    """
+
+    def quoted(path: str) -> str:
+        return json.dumps(path, ensure_ascii=False)  # the escapes text protos share with JSON
+
+    lines = [f"model_checkpoint_path: {quoted(newest)}"]
+    lines += [f"all_model_checkpoint_paths: {quoted(p)}" for p in paths]
+    with files.atomic_open(os.path.join(output_dir, "checkpoint")) as f:
+        f.write("\n".join(lines) + "\n")
 
 
 def restore_training_checkpoint(model, optimizer, prefix: str) -> int:
