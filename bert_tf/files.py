@@ -85,6 +85,7 @@ def atomic_open(path: str, mode: str = "w") -> Iterator[tf.io.gfile.GFile]:
 
 LOCK_NAME = ".lock"
 
+
 class OutputDirInUseError(RuntimeError):
     """Another process holds the output folder's lock."""
 
