@@ -113,7 +113,9 @@ def make_file_records(
     from bert_tf.records import RoundRobinWriter
 
     if tokenizer is None:
-        tokenizer = pretraining_data.load_tokenizer(config.vocab_file, config.do_lower_case)
+        tokenizer = pretraining_data.load_tokenizer(
+            config.vocab_file, config.do_lower_case, config.chinese_word_segmenter
+        )
     stats = CorpusStats()
     documents = pretraining_data.read_documents([input_file], tokenizer, stats)
     stats.long_sentences = pretraining_data._count_long_sentences(documents, config.max_seq_length)
@@ -149,7 +151,9 @@ class _MakeFileRecords(beam.DoFn):
 
     def setup(self) -> None:
         self._tokenizer = pretraining_data.load_tokenizer(
-            self._config.vocab_file, self._config.do_lower_case
+            self._config.vocab_file,
+            self._config.do_lower_case,
+            self._config.chinese_word_segmenter,
         )
 
     def process(self, element):

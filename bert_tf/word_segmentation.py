@@ -76,14 +76,14 @@ def continuation_flags(words: list[str]) -> list[bool]:
         words: A line's words as a segmenter gives them.
 
     Returns:
-        One flag per CJK ideograph in the words; True for the second and later characters of a
-        word of two or more CJK ideographs only.
+        One flag per CJK ideograph in the words; True for the second and later characters of
+        each run of two or more CJK ideographs inside a word. A word made only of ideographs is
+        one run; in a word that holds other characters too (a pre-segmented "中文，" whose
+        punctuation was not spaced off) each run of ideographs is grouped on its own.
     """
     flags: list[bool] = []
     for word in words:
-        if len(word) > 1 and is_cjk_word(word):
+        for run in _ALL_CJK.findall(word):
             flags.append(False)
-            flags.extend([True] * (len(word) - 1))
-        else:
-            flags.extend([False] * len(CJK_CHARACTER.findall(word)))
+            flags.extend([True] * (len(run) - 1))
     return flags

@@ -125,3 +125,31 @@ def test_output_is_per_file_runs_and_num_workers_records_for_any_worker_count(co
     two = [_records(str(tmp_path / "two" / f"data.tfrecord-0000{k}-of-00003")) for k in range(3)]
     assert two == one
     assert not list((tmp_path / "two").glob("*.incomplete"))
+
+
+def test_chinese_word_segmenter_reaches_the_workers(tmp_path):
+    """--chinese_word_segmenter in Beam gives create_pretraining_data's whole-word records."""
+    pytest.importorskip("apache_beam", reason=BEAM_MISSING)
+    from bert_tf import beam_pipeline
+
+    characters = list("我们喜欢中文很好天气今日人民银行")
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "，", "。"] + characters))
+    words = ["我们", "喜欢", "中文", "很", "好", "天气", "今日", "人民银行"]
+    rng = random.Random(1)
+    documents = [
+        "\n".join(" ".join(rng.choice(words) for _ in range(rng.randint(4, 9))) + " 。"
+                  for _ in range(rng.randint(2, 5)))
+        for _ in range(20)
+    ]
+    text = tmp_path / "segmented.txt"
+    text.write_text("\n\n".join(documents) + "\n")
+    config = _config(str(vocab), do_whole_word_mask=True, chinese_word_segmenter="spaces")
+    outputs, _ = beam_pipeline.run([str(text)], str(tmp_path / "beam" / "zh.tfrecord"), config)
+    alone = str(tmp_path / "alone.tfrecord")
+    pretraining_data.create_pretraining_data([str(text)], [alone], config)
+    plain = str(tmp_path / "plain.tfrecord")
+    pretraining_data.create_pretraining_data(
+        [str(text)], [plain], _config(str(vocab), do_whole_word_mask=True)
+    )
+    assert _records(outputs[0]) == _records(alone) != _records(plain)

@@ -111,6 +111,9 @@ def test_continuation_flags_follow_the_words():
     flags = word_segmentation.continuation_flags(["中国", "的", "T恤", "abc", "人民银行"])
     # 中 国 | 的 | 恤 (a mixed word: its characters stand alone) | 人 民 银 行
     assert flags == [False, True, False, False, False, True, True, True]
+    # Pre-segmented text whose punctuation was left on a word: the ideographs still group.
+    flags = word_segmentation.continuation_flags(["我们", "喜欢", "中文，", "很", "好。"])
+    assert flags == [False, True, False, True, False, True, False, False]
 
 
 def test_every_jieba_word_is_masked_whole_or_not_at_all(jieba_instances):
