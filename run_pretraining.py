@@ -75,6 +75,19 @@ flags.DEFINE_bool(
     False,
     "With --dynamic_masking: mask every WordPiece of a word together.",
 )
+flags.DEFINE_integer(
+    "eval_every_steps",
+    0,
+    "While training, evaluate every this many steps (--max_eval_steps batches of "
+    "--eval_input_file): masked-LM and next-sentence accuracy and loss in the log and as "
+    "TensorBoard scalars under <output_dir>/eval. 0: only --do_eval's evaluation at the end.",
+)
+flags.DEFINE_string(
+    "eval_input_file",
+    None,
+    "TFRecord files to evaluate on (comma-separated names or globs), e.g. records of held-out "
+    "documents. Default: --input_file, as the original evaluated.",
+)
 
 
 def main(_):
@@ -83,13 +96,12 @@ def main(_):
         raise ValueError("At least one of --do_train or --do_eval must be True.")
     config = BertConfig.from_json_file(cli.require_file(FLAGS.bert_config_file, "bert_config_file"))
     cli.check_max_seq_length(config, FLAGS.max_seq_length)
-    input_files = records.expand_file_patterns(FLAGS.input_file, "input_file")
-    records.check_record_shapes(input_files[0], FLAGS.max_seq_length, FLAGS.max_predictions_per_seq)
-    logging.info("*** Input files *** (%d)", len(input_files))
-    for name in input_files[:20]:
-        logging.info("  %s", name)
-    for name in input_files:
-        records.check_record_framing(name)  # a truncated file fails now, not hours in
+    if FLAGS.eval_every_steps < 0:
+        raise ValueError(f"--eval_every_steps={FLAGS.eval_every_steps}: must be >= 0")
+    input_files = _checked_files(FLAGS.input_file, "input_file")
+    eval_files = input_files
+    if FLAGS.eval_input_file and (FLAGS.do_eval or FLAGS.eval_every_steps):
+        eval_files = _checked_files(FLAGS.eval_input_file, "eval_input_file")
     keras.utils.set_random_seed(FLAGS.random_seed)
 
     masker = _dynamic_masker(config) if FLAGS.dynamic_masking else None
@@ -117,25 +129,48 @@ def main(_):
             seed=FLAGS.random_seed,
             deterministic=True,
         )
-        trainer.train(dataset, FLAGS.num_train_steps, data_name=", ".join(input_files[:5]))
+        trainer.train(
+            dataset,
+            FLAGS.num_train_steps,
+            data_name=", ".join(input_files[:5]),
+            eval_fn=lambda: _evaluate(trainer, eval_files, masker),
+            eval_every_steps=FLAGS.eval_every_steps,
+        )
 
     if FLAGS.do_eval:
-        dataset = records.pretraining_dataset(
-            input_files,
-            FLAGS.eval_batch_size,
-            FLAGS.max_seq_length,
-            FLAGS.max_predictions_per_seq,
-            is_training=False,
-            masker=masker,
-        )
-        sums = trainer.evaluate(dataset, FLAGS.max_eval_steps, metrics.pretraining_metric_sums)
-        results = metrics.finish_pretraining_metrics(sums)
+        results = _evaluate(trainer, eval_files, masker)
         results["global_step"] = trainer.step
         path = os.path.join(FLAGS.output_dir, "eval_results.txt")
         metrics.write_eval_results(path, results)
         logging.info("***** Eval results *****")
         for key in sorted(results):
             logging.info("  %s = %s", key, results[key])
+
+
+def _checked_files(patterns: str, flag: str) -> list[str]:
+    """The files of a records flag, their shapes and framing checked before any training."""
+    names = records.expand_file_patterns(patterns, flag)
+    records.check_record_shapes(names[0], FLAGS.max_seq_length, FLAGS.max_predictions_per_seq)
+    logging.info("*** --%s files *** (%d)", flag, len(names))
+    for name in names[:20]:
+        logging.info("  %s", name)
+    for name in names:
+        records.check_record_framing(name)  # a truncated file fails now, not hours in
+    return names
+
+
+def _evaluate(trainer, eval_files, masker) -> dict[str, float]:
+    """The original's pretraining metrics over --max_eval_steps batches of `eval_files`."""
+    dataset = records.pretraining_dataset(
+        eval_files,
+        FLAGS.eval_batch_size,
+        FLAGS.max_seq_length,
+        FLAGS.max_predictions_per_seq,
+        is_training=False,
+        masker=masker,
+    )
+    sums = trainer.evaluate(dataset, FLAGS.max_eval_steps, metrics.pretraining_metric_sums)
+    return metrics.finish_pretraining_metrics(sums)
 
 
 def _dynamic_masker(config: BertConfig) -> dynamic_masking.DynamicMasker:

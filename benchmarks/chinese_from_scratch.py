@@ -10,9 +10,11 @@ Runs the real scripts as a user would (subprocesses) on ../shared/data/chinese:
    phase-2 sequence lengths, for the training and the held-out documents.
 4. ``run_pretraining.py`` pretrains in two phases, as Google's recipe does (short sequences for most
    steps, then the full length so every position embedding is trained): phase 2 starts from
-   phase 1's last checkpoint with a fresh optimizer and schedule. Every saved checkpoint is then
-   evaluated on the held-out records (``run_pretraining.py --do_train=False --do_eval=True``):
-   the masked-LM and next-sentence accuracy curve.
+   phase 1's last checkpoint with a fresh optimizer and schedule. Training evaluates the
+   held-out records at every checkpoint (``--eval_every_steps``, ``--eval_input_file``: the
+   progress log and TensorBoard), and every saved checkpoint is evaluated again afterwards
+   (``run_pretraining.py --do_train=False --do_eval=True``): the masked-LM and next-sentence
+   accuracy curve in the table, also for a run trained without periodic eval.
 5. ``run_classifier.py --task_name=chnsenticorp`` and ``run_ner.py --entity_types=PER,LOC,ORG``
    fine-tune from the pretrained checkpoint and from random initialisation (same config, recipe
    and seeds). Sentiment also predicts test.tsv (``test_results.tsv``); NER predicts a test file
@@ -170,7 +172,7 @@ class Runner:
 
         def run():
             log = self.work_dir / "logs" / f"{name}.log"
-            with open(log, "w", encoding="utf-8") as f:
+            with open(log, "a", encoding="utf-8") as f:  # a resumed step adds to its log
                 done = subprocess.run(
                     command, check=False, stdout=f, stderr=subprocess.STDOUT, cwd=REPO
                 )
@@ -179,7 +181,8 @@ class Runner:
                 sys.exit(f"error: step {name} failed ({log}):\n" + "\n".join(tail))
             return results_fn()
 
-        return self.step(name, command[1:], run, outputs)
+        # The key names the script relative to the checkout, so a copy elsewhere reuses steps.
+        return self.step(name, [script] + command[2:], run, outputs)
 
 
 def read_eval_results(path: Path) -> dict:
@@ -323,6 +326,11 @@ def pretrain(run: Runner, recipe, work: Path, vocab: Path, config: Path, segment
             "iterations_per_loop": min(100, recipe["save_checkpoints_steps"]),
             "log_every_steps": min(100, recipe["save_checkpoints_steps"]),
             "use_mixed_precision": recipe["use_mixed_precision"],
+            # The progress line and TensorBoard (<output_dir>/eval) show held-out accuracy.
+            "eval_input_file": files["heldout"],
+            "eval_every_steps": recipe["save_checkpoints_steps"],
+            "eval_batch_size": recipe["eval_batch_size"],
+            "max_eval_steps": recipe["max_eval_steps"],
         }
         if checkpoint:
             args["init_checkpoint"] = checkpoint

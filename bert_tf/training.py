@@ -443,7 +443,12 @@ class Trainer:
         return self._train_fn(iterator, tf.constant(steps))
 
     def train(
-        self, dataset: tf.data.Dataset, num_train_steps: int, data_name: str = "the input"
+        self,
+        dataset: tf.data.Dataset,
+        num_train_steps: int,
+        data_name: str = "the input",
+        eval_fn: Callable[[], dict[str, float]] | None = None,
+        eval_every_steps: int = 0,
     ) -> dict:
         """Trains until the optimizer has applied `num_train_steps` updates.
 
@@ -451,6 +456,11 @@ class Trainer:
             dataset: the training batches, repeated as long as needed.
             num_train_steps: the step to stop at.
             data_name: what the dataset reads (file names), for error messages.
+            eval_fn: ``eval_fn() -> {name: value}``, called every `eval_every_steps` steps
+                (after that step's checkpoint is saved): its values are logged and written as
+                TensorBoard scalars under ``<output_dir>/eval``. It must not train (it runs
+                between steps; the training RNG and input position are untouched).
+            eval_every_steps: the interval of `eval_fn`; 0 never calls it.
 
         Returns:
             The last logged values (loss and the loss function's parts).
@@ -470,12 +480,19 @@ class Trainer:
             iterator = iter(self.strategy.experimental_distribute_dataset(dataset.skip(self.step)))
             train_state = self._train_state(iterator)
         writer = tf.summary.create_file_writer(self.output_dir)
+        every_eval = eval_every_steps if eval_fn is not None and eval_every_steps > 0 else 0
+        eval_writer = (
+            tf.summary.create_file_writer(os.path.join(self.output_dir, "eval"))
+            if every_eval
+            else None
+        )
         start_step = self.step
         if start_step >= num_train_steps:
             logging.info("Already at step %d of %d: nothing to train", start_step, num_train_steps)
             return {}
         logging.info("Training from step %d to %d", start_step, num_train_steps)
         started = time.perf_counter()
+        eval_seconds = 0.0  # left out of the steps/s rate and the ETA
         last = {}
         with _StopOnInterrupt() as interrupt:
             while self.step < num_train_steps:
@@ -491,6 +508,7 @@ class Trainer:
                     num_train_steps - step,
                     self.save_checkpoints_steps - step % self.save_checkpoints_steps,
                     self.log_every_steps - step % self.log_every_steps,
+                    (every_eval - step % every_eval) if every_eval else num_train_steps,
                 )
                 try:
                     loss, parts = self.run_steps(iterator, to_boundary)
@@ -509,7 +527,7 @@ class Trainer:
                 lr_value = float(lr(step) if callable(lr) else lr)
                 write_scalars(writer, step, {**last, "learning_rate": lr_value})
                 if step % self.log_every_steps == 0 or step == num_train_steps:
-                    elapsed = time.perf_counter() - started
+                    elapsed = time.perf_counter() - started - eval_seconds
                     rate = (step - start_step) / max(elapsed, 1e-9)
                     logging.info(
                         "step %d/%d  loss %.4f  lr %.3g  %.2f steps/s  ETA %s",
@@ -522,6 +540,18 @@ class Trainer:
                     )
                 if step % self.save_checkpoints_steps == 0 or step == num_train_steps:
                     self.save(train_state)
+                if every_eval and step % every_eval == 0:
+                    eval_started = time.perf_counter()
+                    values = eval_fn()
+                    eval_seconds += time.perf_counter() - eval_started
+                    write_scalars(eval_writer, step, values)
+                    eval_writer.flush()
+                    logging.info(
+                        "eval at step %d (%.0f s): %s",
+                        step,
+                        time.perf_counter() - eval_started,
+                        "  ".join(f"{k} {v:.4f}" for k, v in sorted(values.items())),
+                    )
         writer.flush()
         return last
 

@@ -218,3 +218,48 @@ def test_dynamic_masking_trains_and_evaluates(setup):
     with pytest.raises(ValueError, match="vocab_size=99"):
         _main(setup, do_eval=True, output_dir=str(setup / "bad"), dynamic_masking=True,
               vocab_file=str(setup / "big_vocab.txt"))
+
+
+def _eval_scalars(out):
+    """{step: {tag: value}} from the TensorBoard events under <out>/eval."""
+    found = {}
+    for path in sorted((out / "eval").glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                found.setdefault(event.step, {})[value.tag] = float(tf.make_ndarray(value.tensor))
+    return found
+
+
+def test_periodic_eval_on_held_out_records(setup):
+    held = setup / "held" / "heldout.tfrecord"
+    held.parent.mkdir()
+    records.write_examples([str(held)], _examples(12, seed=7))
+    common = dict(do_train=True, num_train_steps=6, save_checkpoints_steps=3, random_seed=3,
+                  init_checkpoint=None, max_eval_steps=2)
+    _main(setup, output_dir=str(setup / "plain"), **common)
+    _main(setup, output_dir=str(setup / "periodic"), eval_every_steps=3,
+          eval_input_file=str(held), do_eval=True, **common)
+
+    scalars = _eval_scalars(setup / "periodic")
+    assert sorted(scalars) == [3, 6]
+    final = _eval_results(setup / "periodic" / "eval_results.txt")
+    # Each periodic value is what an eval-only run of that step's checkpoint on the held-out
+    # records reports; the final one is also --do_eval's (which read --eval_input_file).
+    for step in (3, 6):
+        _main(setup, do_eval=True, input_file=str(held), max_eval_steps=2,
+              init_checkpoint=str(setup / "periodic" / f"model.ckpt-{step}"),
+              output_dir=str(setup / f"check{step}"))
+        check = _eval_results(setup / f"check{step}" / "eval_results.txt")
+        for key in ("masked_lm_accuracy", "masked_lm_loss", "next_sentence_accuracy", "loss"):
+            assert scalars[step][key] == pytest.approx(check[key], rel=1e-5, abs=1e-6)
+            if step == 6:
+                assert final[key] == pytest.approx(check[key], rel=1e-5, abs=1e-6)
+
+    # Evaluating between steps leaves training as it was: the same weights at the end.
+    plain = tf.train.load_checkpoint(str(setup / "plain" / "model.ckpt-6"))
+    periodic = tf.train.load_checkpoint(str(setup / "periodic" / "model.ckpt-6"))
+    for name in plain.get_variable_to_shape_map():
+        np.testing.assert_array_equal(plain.get_tensor(name), periodic.get_tensor(name), err_msg=name)
+
+    with pytest.raises(ValueError, match="eval_every_steps"):
+        _main(setup, do_train=True, eval_every_steps=-1, output_dir=str(setup / "bad"))
