@@ -164,6 +164,7 @@ def main(_):
             "classifier",
             config,
             step,
+            trainer.checkpoint,
             labels=labels,
             pair_input=pair_input,
             doc_stride=FLAGS.doc_stride,

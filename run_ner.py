@@ -152,7 +152,7 @@ def main(_):
     if FLAGS.do_predict:
         _run_set(trainer, labels, tokenizer, "test", "test", FLAGS.predict_batch_size, step)
     if FLAGS.export_dir:
-        cli.export_fine_tuned("tagger", config, step, labels=labels)
+        cli.export_fine_tuned("tagger", config, step, trainer.checkpoint, labels=labels)
 
 
 def _run_set(trainer, labels, tokenizer, split: str, name: str, batch_size: int, step: int):

@@ -156,7 +156,7 @@ def main(_):
         # As the original: the step count follows the number of questions, not of windows.
         return cli.TrainSet(len(examples), "training questions", path, write)
 
-    trainer, _ = cli.fine_tune(
+    trainer, step = cli.fine_tune(
         model_fn=lambda policy: SquadModel(config, dtype=policy),
         loss_fn=lambda outputs, features, total: (span_loss(outputs, features, total), {}),
         head=("cls/squad/",),
@@ -169,12 +169,16 @@ def main(_):
         predict(trainer, tokenizer)
 
     if FLAGS.export_dir:
-        export_model(config)
+        export_model(config, step, trainer.checkpoint)
 
 
-def export_model(config: BertConfig) -> str:
-    """Exports the newest checkpoint in --output_dir to a new version in --export_dir."""
-    return cli.export_fine_tuned("squad", config, max_query_length=FLAGS.max_query_length)
+def export_model(
+    config: BertConfig, step: int | None = None, checkpoint: str | None = None
+) -> str:
+    """Exports `checkpoint` (default: the newest in --output_dir) to a new version in --export_dir."""
+    return cli.export_fine_tuned(
+        "squad", config, step, checkpoint, max_query_length=FLAGS.max_query_length
+    )
 
 
 def predict(trainer: training.Trainer, tokenizer) -> dict | None:

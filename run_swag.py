@@ -132,7 +132,9 @@ def main(_):
             results = _scores(examples, logits, step)
             metrics.write_eval_results(os.path.join(output_dir, "test_results.txt"), results)
     if FLAGS.export_dir:
-        cli.export_fine_tuned("multiple_choice", config, step, num_choices=num_choices)
+        cli.export_fine_tuned(
+            "multiple_choice", config, step, trainer.checkpoint, num_choices=num_choices
+        )
 
 
 def _run_set(trainer, tokenizer, split: str, kind: str, batch_size: int):

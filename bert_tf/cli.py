@@ -405,14 +405,21 @@ NOT_FINE_TUNED = (
 
 
 def export_fine_tuned(
-    model_type: str, config: BertConfig, step: int | None = None, **model_args
+    model_type: str,
+    config: BertConfig,
+    step: int | None = None,
+    checkpoint: str | None = None,
+    **model_args,
 ) -> str:
-    """Exports the newest checkpoint in --output_dir as a new version in --export_dir.
+    """Exports a fine-tuned checkpoint as a new version in --export_dir.
 
     Args:
         model_type: One of `bert_tf.export.MODEL_TYPES`.
         config: The model's config.
         step: The run's global step, if known: 0 (nothing trained) is an error too.
+        checkpoint: The checkpoint to export, normally the trainer's (`Trainer.checkpoint`:
+            the one it saved last or resumed from, which skips an unreadable newest one).
+            Default: the newest in --output_dir.
         **model_args: The model type's own arguments (labels, num_choices, ...).
 
     Returns:
@@ -421,7 +428,7 @@ def export_fine_tuned(
     from bert_tf import export  # tensorflow-text is loaded only by the scripts that export
 
     f = flags.FLAGS
-    checkpoint = tf.train.latest_checkpoint(f.output_dir)
+    checkpoint = checkpoint or tf.train.latest_checkpoint(f.output_dir)
     if step == 0 or checkpoint is None:
         raise ValueError(NOT_FINE_TUNED.format(output_dir=f.output_dir))
     path = export.export_saved_model(

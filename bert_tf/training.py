@@ -239,6 +239,7 @@ class Trainer:
             self.optimizer = optimizer_fn() if optimizer_fn else None
         self._train_fn = None
         self.restored: str | None = None  # the checkpoint restore_or_initialize resumed from
+        self.checkpoint: str | None = None  # the checkpoint holding the current weights
 
     # -- state ---------------------------------------------------------------------------
 
@@ -274,7 +275,7 @@ class Trainer:
                 not fit the model.
         """
         self.build()
-        self.restored = None
+        self.restored = self.checkpoint = None
         unreadable = []
         for prefix in training_checkpoints(self.output_dir):
             try:
@@ -291,7 +292,7 @@ class Trainer:
                 unreadable.append(prefix)
                 continue
             logging.info("Resumed from %s at step %d", prefix, step)
-            self.restored = prefix
+            self.restored = self.checkpoint = prefix
             return step
         if unreadable:
             raise ValueError(
@@ -338,6 +339,7 @@ class Trainer:
             if match and f"{checkpoints.TRAINING_PREFIX}-{match.group(1)}" not in kept:
                 tf.io.gfile.remove(path)
         logging.info("Saved checkpoint %s", prefix)
+        self.checkpoint = prefix
         return prefix
 
     def _restore_train_state(self, train_state: tf.train.Checkpoint) -> bool:

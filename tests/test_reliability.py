@@ -357,9 +357,15 @@ def test_unreadable_newest_checkpoint_falls_back_to_the_one_before(
     shutil.copytree(uninterrupted, out)
     data = out / "model.ckpt-6.data-00000-of-00001"
     data.write_bytes(data.read_bytes()[:100])
-    _classifier(google_folder, mnli_data, out, do_train=False, do_eval=True, init_checkpoint=None)
+    _classifier(
+        google_folder, mnli_data, out, do_train=False, do_eval=True, init_checkpoint=None,
+        export_dir=str(tmp_path / "export"),
+    )
     assert "global_step = 4" in (out / "eval_results.txt").read_text()
     assert f"checkpoint {out / 'model.ckpt-6'} cannot be read" in caplog.text
+    # The export is of the checkpoint evaluated, not of the unreadable newest one.
+    assert f"Exported {out / 'model.ckpt-4'} (step 4)" in caplog.text
+    assert (tmp_path / "export" / "1" / "saved_model.pb").exists()
     (out / "model.ckpt-4.index").write_bytes(b"")
     for stale in out.glob("model.ckpt-2.*"):
         stale.unlink()
