@@ -119,18 +119,8 @@ def main(_):
     trainer.restore_or_initialize(FLAGS.init_checkpoint, allow_missing=("cls/",))
 
     if FLAGS.do_train:
-        dataset = records.pretraining_dataset(
-            input_files,
-            FLAGS.train_batch_size,
-            FLAGS.max_seq_length,
-            FLAGS.max_predictions_per_seq,
-            is_training=True,
-            masker=masker,
-            seed=FLAGS.random_seed,
-            deterministic=True,
-        )
         trainer.train(
-            dataset,
+            _dataset(input_files, FLAGS.train_batch_size, masker, is_training=True),
             FLAGS.num_train_steps,
             data_name=", ".join(input_files[:5]),
             eval_fn=lambda: _evaluate(trainer, eval_files, masker),
@@ -161,16 +151,23 @@ def _checked_files(patterns: str, flag: str) -> list[str]:
 
 def _evaluate(trainer, eval_files, masker) -> dict[str, float]:
     """The original's pretraining metrics over --max_eval_steps batches of `eval_files`."""
-    dataset = records.pretraining_dataset(
-        eval_files,
-        FLAGS.eval_batch_size,
-        FLAGS.max_seq_length,
-        FLAGS.max_predictions_per_seq,
-        is_training=False,
-        masker=masker,
-    )
+    dataset = _dataset(eval_files, FLAGS.eval_batch_size, masker, is_training=False)
     sums = trainer.evaluate(dataset, FLAGS.max_eval_steps, metrics.pretraining_metric_sums)
     return metrics.finish_pretraining_metrics(sums)
+
+
+def _dataset(files, batch_size: int, masker, is_training: bool):
+    """Batches of `files`: shuffled and repeated, in a seeded order, when training."""
+    return records.pretraining_dataset(
+        files,
+        batch_size,
+        FLAGS.max_seq_length,
+        FLAGS.max_predictions_per_seq,
+        is_training=is_training,
+        masker=masker,
+        seed=FLAGS.random_seed,
+        deterministic=True,
+    )
 
 
 def _dynamic_masker(config: BertConfig) -> dynamic_masking.DynamicMasker:
