@@ -411,7 +411,12 @@ class Trainer:
             parts = {
                 k: tf.add_n([p[k] for p in all_parts]) / self.accumulation for k in all_parts[0]
             }
-        self.optimizer.apply_gradients(zip(grads, variables))
+        # A variable the loss does not reach (the pooler under a token or span loss) is left
+        # alone, as the original's optimizer skipped a None gradient; Keras would skip it too,
+        # but with a warning a user cannot act on.
+        self.optimizer.apply_gradients(
+            [(g, v) for g, v in zip(grads, variables) if g is not None]
+        )
         return loss, parts
 
     def _make_train_fn(self):

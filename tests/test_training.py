@@ -204,3 +204,34 @@ def test_two_worker_processes_match_one_device(tmp_path):
     expected = losses(single.stdout, single.stderr)
     for stdout, stderr in outputs:
         np.testing.assert_allclose(losses(stdout, stderr), expected, rtol=2e-5)
+
+
+def test_variables_the_loss_does_not_reach_are_left_alone_quietly(tmp_path):
+    """Masked-LM loss only: the pooler gets no gradient, keeps its weights and zero Adam slots,
+    and training says nothing about it (the original's optimizer skipped None gradients)."""
+    import warnings
+
+    for accumulation in (1, 2):
+        tf.keras.utils.set_random_seed(0)
+        trainer = training.Trainer(
+            model_fn=lambda: BertPretrainer(BertConfig.from_dict(NO_DROPOUT)),
+            loss_fn=lambda o, f, total: (pretraining_loss(o, f, total)[1], {}),
+            optimizer_fn=lambda: create_optimizer(1e-2, 4, 0),
+            strategy=tf.distribute.get_strategy(),
+            output_dir=str(tmp_path / f"acc{accumulation}"),
+            save_checkpoints_steps=2,
+            iterations_per_loop=1,
+            gradient_accumulation_steps=accumulation,
+        )
+        trainer.restore_or_initialize(None)
+        pooler = trainer.model.bert.pooler.dense.kernel.numpy()
+        (query_var,) = [v for v in trainer.model.weights if "layer_0" in v.path and "query/kernel" in v.path]
+        query = query_var.numpy()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            trainer.train(_dataset(), 2)
+        assert not [w for w in caught if "Gradients do not exist" in str(w.message)]
+        np.testing.assert_array_equal(trainer.model.bert.pooler.dense.kernel.numpy(), pooler)
+        assert not np.array_equal(query_var.numpy(), query)
+        reader = tf.train.load_checkpoint(str(tmp_path / f"acc{accumulation}" / "model.ckpt-2"))
+        assert not reader.get_tensor("bert/pooler/dense/kernel/adam_m").any()
