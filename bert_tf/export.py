@@ -558,13 +558,7 @@ def window_features(
         max_seq_length]``, the windows of a row consecutive; row: int64 ``[windows]``, the
         row of each window; count: int64 ``[batch]``, the windows of each row).
     """
-    ids_a = ids_a.with_row_splits_dtype(tf.int64)
-    if ids_b is None:
-        ids_b = tf.RaggedTensor.from_row_lengths(
-            tf.zeros([0], ids_a.dtype), tf.zeros_like(ids_a.row_lengths()), validate=False
-        )
-    ids_b = ids_b.with_row_splits_dtype(tf.int64)
-    length_a, length_b = ids_a.row_lengths(), ids_b.row_lengths()
+    ids_a, ids_b, length_a, length_b = text_graph.ragged_pair(ids_a, ids_b)
     is_pair = length_b > 0
     window_b = is_pair & (length_b >= length_a)  # the longer text, B on a tie
     pair_room = max_seq_length - 3

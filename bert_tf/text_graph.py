@@ -491,6 +491,21 @@ def pack_inputs(
     )
 
 
+def ragged_pair(ids_a: tf.RaggedTensor, ids_b: tf.RaggedTensor | None):
+    """Texts A and B with int64 row splits, B all empty rows when None (single texts).
+
+    Returns:
+        (ids_a, ids_b, length_a, length_b): the lengths are int64 ``[batch]``.
+    """
+    ids_a = ids_a.with_row_splits_dtype(tf.int64)
+    if ids_b is None:
+        ids_b = tf.RaggedTensor.from_row_lengths(
+            tf.zeros([0], ids_a.dtype), tf.zeros_like(ids_a.row_lengths()), validate=False
+        )
+    ids_b = ids_b.with_row_splits_dtype(tf.int64)
+    return ids_a, ids_b, ids_a.row_lengths(), ids_b.row_lengths()
+
+
 def pack_pairs(
     ids_a: tf.RaggedTensor,
     ids_b: tf.RaggedTensor | None,
@@ -516,13 +531,7 @@ def pack_pairs(
     """
     if max_seq_length < 3:
         raise ValueError(f"max_seq_length must be at least 3, got {max_seq_length}.")
-    ids_a = ids_a.with_row_splits_dtype(tf.int64)
-    if ids_b is None:
-        ids_b = tf.RaggedTensor.from_row_lengths(
-            tf.zeros([0], ids_a.dtype), tf.zeros_like(ids_a.row_lengths()), validate=False
-        )
-    ids_b = ids_b.with_row_splits_dtype(tf.int64)
-    length_a, length_b = ids_a.row_lengths(), ids_b.row_lengths()
+    ids_a, ids_b, length_a, length_b = ragged_pair(ids_a, ids_b)
     pair_a, pair_b = truncate_pair_lengths(length_a, length_b, max_seq_length - 3)
     is_pair = length_b > 0
     keep_a = tf.where(is_pair, pair_a, tf.minimum(length_a, max_seq_length - 2))

@@ -157,6 +157,21 @@ def _reference_outputs(folder, checkpoint, processor, examples, seq=SEQ):
     return model(batch, training=False)["logits"].numpy()
 
 
+# What an MNLI run writes: the results of every eval and predict set, and the first records.
+MNLI_RESULTS = (
+    "eval_results.txt",
+    "eval_results_mm.txt",
+    "test_results.tsv",
+    "test_results_mm.tsv",
+    "test_results_ax.tsv",
+    "MNLI-m.tsv",
+    "MNLI-mm.tsv",
+    "AX.tsv",
+    "train.tf_record",
+    "eval.tf_record",
+)
+
+
 @pytest.fixture(scope="module")
 def mnli_run(google_folder, tmp_path_factory):
     root = tmp_path_factory.mktemp("mnli")
@@ -171,20 +186,11 @@ def test_outputs_names_and_layouts(mnli_run):
     data, out, dev = mnli_run
     names = {p.name for p in out.iterdir()}
     assert {
-        "train.tf_record",
-        "eval.tf_record",
+        *MNLI_RESULTS,
         "eval_mm.tf_record",
         "predict.tf_record",
         "predict_mm.tf_record",
         "predict_ax.tf_record",
-        "eval_results.txt",
-        "eval_results_mm.txt",
-        "test_results.tsv",
-        "test_results_mm.tsv",
-        "test_results_ax.tsv",
-        "MNLI-m.tsv",
-        "MNLI-mm.tsv",
-        "AX.tsv",
         "checkpoint",
         "model.ckpt-6.index",
     } <= names
@@ -471,19 +477,7 @@ def test_doc_stride_changes_nothing_when_every_text_fits(google_folder, mnli_run
         doc_stride=3,
         window_pooling="max",
     )
-    names = [
-        "eval_results.txt",
-        "eval_results_mm.txt",
-        "test_results.tsv",
-        "test_results_mm.tsv",
-        "test_results_ax.tsv",
-        "MNLI-m.tsv",
-        "MNLI-mm.tsv",
-        "AX.tsv",
-        "train.tf_record",
-        "eval.tf_record",
-    ]
-    for name in names:
+    for name in MNLI_RESULTS:
         assert (windowed / name).read_bytes() == (out / name).read_bytes(), name
 
 
