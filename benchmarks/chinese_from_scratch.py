@@ -12,9 +12,10 @@ Runs the real scripts as a user would (subprocesses) on ../shared/data/chinese:
    steps, then the full length so every position embedding is trained): phase 2 starts from
    phase 1's last checkpoint with a fresh optimizer and schedule. Training evaluates the
    held-out records at every checkpoint (``--eval_every_steps``, ``--eval_input_file``: the
-   progress log and TensorBoard), and every saved checkpoint is evaluated again afterwards
-   (``run_pretraining.py --do_train=False --do_eval=True``): the masked-LM and next-sentence
-   accuracy curve in the table, also for a run trained without periodic eval.
+   progress log and TensorBoard). The masked-LM and next-sentence accuracy curve is read back
+   from those events; a checkpoint saved without a periodic eval (a run begun without it) is
+   evaluated on its own (``run_pretraining.py --do_train=False --do_eval=True``). The median
+   step time of each phase comes from the training events' wall times.
 5. ``run_classifier.py --task_name=chnsenticorp`` and ``run_ner.py --entity_types=PER,LOC,ORG``
    fine-tune from the pretrained checkpoint and from random initialisation (same config, recipe
    and seeds). Sentiment also predicts test.tsv (``test_results.tsv``); NER predicts a test file
@@ -104,7 +105,7 @@ QUICK = dict(
     phase2_batch=8,
     phase2_steps=2,
     phase2_warmup=1,
-    save_checkpoints_steps=6,
+    save_checkpoints_steps=3,
     max_eval_steps=2,
     eval_batch_size=8,
     sentiment_seq=32,
@@ -193,6 +194,46 @@ def read_eval_results(path: Path) -> dict:
     return values
 
 
+def event_scalars(directory: Path) -> list[list[tuple[int, float, dict]]]:
+    """Per TensorBoard event file in `directory` (one per invocation): (step, wall time, values)."""
+    import tensorflow as tf
+
+    files = []
+    for path in sorted(directory.glob("events.out.tfevents.*")):
+        points = {}
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                _, values = points.setdefault(event.step, (event.wall_time, {}))
+                values[value.tag] = float(tf.make_ndarray(value.tensor))
+        files.append([(step, wall, values) for step, (wall, values) in sorted(points.items())])
+    return files
+
+
+def periodic_evals(output_dir: Path) -> dict[int, dict]:
+    """{step: held-out eval results} that `--eval_every_steps` wrote under <output_dir>/eval."""
+    return {
+        step: values
+        for points in event_scalars(output_dir / "eval")
+        for step, _, values in points
+        if "masked_lm_accuracy" in values
+    }
+
+
+def median_step_seconds(output_dir: Path) -> float | None:
+    """The median seconds a training step took, over the intervals between logged steps.
+
+    Intervals within one invocation only; the median leaves out the few that hold a checkpoint
+    save, a periodic eval or a stall of the shared machine, which the phase's wall time keeps.
+    """
+    per_step = [
+        (b_wall - a_wall) / (b_step - a_step)
+        for points in event_scalars(output_dir)
+        for (a_step, a_wall, _), (b_step, b_wall, _) in zip(points, points[1:])
+    ]
+    return statistics.median(per_step) if per_step else None
+
+
 def write_text(path: Path, text: str) -> None:
     with atomic_open(str(path)) as f:
         f.write(text)
@@ -278,7 +319,8 @@ def pretrain(run: Runner, recipe, work: Path, vocab: Path, config: Path, segment
     """Records, two pretraining phases and the held-out eval of every checkpoint.
 
     Returns:
-        (the checkpoint fine-tuning starts from, the masked-LM curve).
+        (the checkpoint fine-tuning starts from, the masked-LM curve, each phase's median step
+        time and sequences/s).
     """
     masking = {
         "vocab_file": vocab,
@@ -290,7 +332,7 @@ def pretrain(run: Runner, recipe, work: Path, vocab: Path, config: Path, segment
     phases = [("phase1", recipe["phase1_seq"], recipe["dupe_factor"])]
     if recipe["phase2_steps"]:
         phases.append(("phase2", recipe["phase2_seq"], recipe["phase2_dupe_factor"]))
-    curve, checkpoint, offset = [], None, 0
+    curve, throughput, checkpoint, offset = [], {}, None, 0
     for phase, seq, dupe in phases:
         files = {}
         for part in ("train", "heldout"):
@@ -339,9 +381,12 @@ def pretrain(run: Runner, recipe, work: Path, vocab: Path, config: Path, segment
             int(p.name[len("model.ckpt-") : -len(".index")])
             for p in output_dir.glob("model.ckpt-*.index")
         )
+        # Held-out accuracy of every checkpoint: the periodic eval's, or (for checkpoints saved
+        # without one, as in a run begun without --eval_every_steps) a separate eval run.
+        evaluated = periodic_evals(output_dir)
         for step in saved:
             eval_dir = work / f"eval_{tag}_{phase}" / f"step-{step}"
-            results = run.script(
+            results = evaluated.get(step) or run.script(
                 f"eval_{tag}_{phase}_{step}",
                 "run_pretraining.py",
                 {
@@ -361,9 +406,14 @@ def pretrain(run: Runner, recipe, work: Path, vocab: Path, config: Path, segment
                 results_fn=lambda d=eval_dir: read_eval_results(d / "eval_results.txt"),
             )
             curve.append({"phase": phase, "seq": seq, "step": offset + step, **results})
+        seconds = median_step_seconds(output_dir)
+        throughput[phase] = {
+            "median_seconds_per_step": seconds,
+            "sequences_per_second": recipe[f"{phase}_batch"] / seconds if seconds else None,
+        }
         checkpoint = output_dir / f"model.ckpt-{steps}"
         offset += steps
-    return checkpoint, curve
+    return checkpoint, curve, throughput
 
 
 def fine_tune(run: Runner, recipe, work: Path, data: Path, vocab: Path, config: Path, init, seed):
@@ -522,11 +572,15 @@ def main():
     config = bert_config(recipe, vocab, config_path)
 
     inits = [("random", None)]
-    curves = {}
-    pretrained, curves["wwm"] = pretrain(run, recipe, work, vocab, config_path, "jieba", "wwm")
+    curves, throughput = {}, {}
+    pretrained, curves["wwm"], throughput["wwm"] = pretrain(
+        run, recipe, work, vocab, config_path, "jieba", "wwm"
+    )
     inits.insert(0, ("pretrained", pretrained))
     if args.char_masking_ablation:
-        char, curves["char"] = pretrain(run, recipe, work, vocab, config_path, "none", "char")
+        char, curves["char"], throughput["char"] = pretrain(
+            run, recipe, work, vocab, config_path, "none", "char"
+        )
         inits.insert(1, ("pretrained-charmask", char))
 
     scores = {}
@@ -555,6 +609,14 @@ def main():
                 f"masked_lm_accuracy {point['masked_lm_accuracy']:.4f}  "
                 f"next_sentence_accuracy {point['next_sentence_accuracy']:.4f}"
             )
+    print("\npretraining speed (median over logged intervals):")
+    for tag, phases in throughput.items():
+        for phase, speed in phases.items():
+            if speed["median_seconds_per_step"]:
+                print(
+                    f"  {tag:5} {phase}: {speed['median_seconds_per_step']:.3f} s/step, "
+                    f"{speed['sequences_per_second']:.0f} sequences/s"
+                )
     print("\nwall time per step (s, when run):")
     for name, record in run.steps.items():
         print(f"  {name:32} {record['seconds']:8.1f}")
@@ -566,6 +628,7 @@ def main():
         "ner_test_predicted": (data / "peoples_daily_ner" / "test.txt").exists(),
         "table": rows,
         "masked_lm_curves": curves,
+        "pretraining_speed": throughput,
         "step_seconds": {name: record["seconds"] for name, record in run.steps.items()},
         "this_invocation_seconds": time.perf_counter() - started,
     }

@@ -238,6 +238,7 @@ class Trainer:
             self.model = model_fn()
             self.optimizer = optimizer_fn() if optimizer_fn else None
         self._train_fn = None
+        self._eval_steps: dict[Callable, Callable] = {}  # metric_fn -> its traced eval step
         self.restored: str | None = None  # the checkpoint restore_or_initialize resumed from
         self.checkpoint: str | None = None  # the checkpoint holding the current weights
 
@@ -565,9 +566,24 @@ class Trainer:
     def evaluate(self, dataset: tf.data.Dataset, steps: int, metric_fn: Callable) -> dict:
         """Sums ``metric_fn(outputs, features) -> {name: scalar sum}`` over `steps` batches.
 
+        The traced step is kept per `metric_fn`, so periodic evals during training reuse it.
+
         Returns:
             {name: float} summed over batches and replicas, plus ``"num_batches"``.
         """
+        eval_step = self._eval_steps.get(metric_fn)
+        if eval_step is None:
+            eval_step = self._eval_steps[metric_fn] = self._make_eval_step(metric_fn)
+        totals: dict[str, float] = {}
+        batches = 0
+        for features in self.strategy.experimental_distribute_dataset(dataset.take(steps)):
+            for name, value in eval_step(features).items():
+                totals[name] = totals.get(name, 0.0) + float(value)
+            batches += 1
+        totals["num_batches"] = batches
+        return totals
+
+    def _make_eval_step(self, metric_fn: Callable):
         strategy = self.strategy
 
         @tf.function
@@ -581,14 +597,7 @@ class Trainer:
                 for k, v in sums.items()
             }
 
-        totals: dict[str, float] = {}
-        batches = 0
-        for features in strategy.experimental_distribute_dataset(dataset.take(steps)):
-            for name, value in eval_step(features).items():
-                totals[name] = totals.get(name, 0.0) + float(value)
-            batches += 1
-        totals["num_batches"] = batches
-        return totals
+        return eval_step
 
     def predict(self, dataset: tf.data.Dataset):
         """Yields each batch's model outputs as numpy arrays (replicas concatenated in order)."""

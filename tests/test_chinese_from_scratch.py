@@ -55,15 +55,25 @@ def test_quick_chain_runs_end_to_end_then_resumes(tmp_path):
     assert not result["ner_test_predicted"]
     assert not (work / "ner_pretrained_seed1" / "test_predictions.txt").exists()
 
-    # Phase 2 starts from phase 1's last checkpoint: its eval steps continue the count.
+    # Every checkpoint has a held-out eval; phase 2 starts from phase 1's last checkpoint, so
+    # its steps continue the count. Phase 1's values are the periodic evals training made;
+    # phase 2 ends between two of them (2 steps, evals every 3), so its last checkpoint is
+    # evaluated by a separate process.
     recipe = result["recipe"]
     curve = result["masked_lm_curves"]["wwm"]
-    assert [p["step"] for p in curve] == [
-        recipe["phase1_steps"],
-        recipe["phase1_steps"] + recipe["phase2_steps"],
+    every, phase1 = recipe["save_checkpoints_steps"], recipe["phase1_steps"]
+    assert [p["step"] for p in curve] == list(range(every, phase1 + 1, every)) + [
+        phase1 + recipe["phase2_steps"]
     ]
-    assert [p["seq"] for p in curve] == [recipe["phase1_seq"], recipe["phase2_seq"]]
+    assert [p["seq"] for p in curve] == [recipe["phase1_seq"]] * 2 + [recipe["phase2_seq"]]
     assert all(0 <= p["masked_lm_accuracy"] <= 1 for p in curve)
+    assert len({p["masked_lm_loss"] for p in curve}) == 3
+    evaluated_apart = [name for name in result["step_seconds"] if name.startswith("eval_")]
+    assert evaluated_apart == ["eval_wwm_phase2_2"]
+    # Phase 1 logged two intervals' worth of steps: its median step time is measured.
+    speed = result["pretraining_speed"]["wwm"]["phase1"]
+    assert 0 < speed["median_seconds_per_step"] < result["step_seconds"]["pretrain_wwm_phase1"]
+    assert speed["sequences_per_second"] == recipe["phase1_batch"] / speed["median_seconds_per_step"]
 
     # A NER test file placed later: the rerun reads every finished step back and only predicts
     # it with each trained tagger.

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from conftest import REPO, TINY_CONFIG
-from bert_tf import checkpoints, training
+from bert_tf import checkpoints, metrics, training
 from bert_tf.heads import BertPretrainer, pretraining_loss
 from bert_tf.modeling import BertConfig
 from bert_tf.optimization import create_optimizer
@@ -235,3 +235,28 @@ def test_variables_the_loss_does_not_reach_are_left_alone_quietly(tmp_path):
         assert not np.array_equal(query_var.numpy(), query)
         reader = tf.train.load_checkpoint(str(tmp_path / f"acc{accumulation}" / "model.ckpt-2"))
         assert not reader.get_tensor("bert/pooler/dense/kernel/adam_m").any()
+
+
+def test_periodic_evals_trace_the_eval_step_once(tmp_path):
+    trainer = _trainer(tmp_path / "run")
+    trainer.restore_or_initialize(None)
+    traced = []
+
+    def metric_sums(outputs, features):  # Python here runs only while tracing
+        traced.append(1)
+        return metrics.pretraining_metric_sums(outputs, features)
+
+    evals = []
+    eval_data = tf.data.Dataset.from_tensors(_batch(seed=1)).repeat()
+    trainer.train(
+        _dataset(),
+        6,
+        eval_fn=lambda: evals.append(trainer.evaluate(eval_data, 2, metric_sums)) or {},
+        eval_every_steps=2,
+    )
+    assert len(evals) == 3 and len(traced) == 1
+    # The reused step reads the current weights: each eval equals one made by a fresh trace.
+    fresh = trainer.evaluate(eval_data, 2, lambda o, f: metric_sums(o, f))
+    assert len(traced) == 2
+    assert fresh == evals[-1]
+    assert evals[0]["loss_sum"] != evals[-1]["loss_sum"]
