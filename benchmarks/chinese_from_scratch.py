@@ -49,6 +49,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import bert_tf.startup  # noqa: F401  (TensorFlow imported without its start-up notices)
+import tensorflow as tf
 from bert_tf.files import atomic_open
 
 DATA = REPO.parent / "shared" / "data" / "chinese"
@@ -196,8 +197,6 @@ def read_eval_results(path: Path) -> dict:
 
 def event_scalars(directory: Path) -> list[list[tuple[int, float, dict]]]:
     """Per TensorBoard event file in `directory` (one per invocation): (step, wall time, values)."""
-    import tensorflow as tf
-
     files = []
     for path in sorted(directory.glob("events.out.tfevents.*")):
         points = {}
