@@ -6,7 +6,9 @@ a rerun after a NER test file is placed (it must reuse every finished step and o
 test file), and one with a changed recipe that must refuse.
 """
 
+import datetime
 import json
+import re
 import subprocess
 import sys
 
@@ -74,6 +76,18 @@ def test_quick_chain_runs_end_to_end_then_resumes(tmp_path):
     speed = result["pretraining_speed"]["wwm"]["phase1"]
     assert 0 < speed["median_seconds_per_step"] < result["step_seconds"]["pretrain_wwm_phase1"]
     assert speed["sequences_per_second"] == recipe["phase1_batch"] / speed["median_seconds_per_step"]
+    # An independent clock: the progress lines' timestamps, logged as each event was written.
+    stamps = [
+        datetime.datetime.strptime(m.group(1), "%H:%M:%S.%f")
+        for m in re.finditer(
+            r"^I\d{4} (\S+) .* step \d+/\d+ ",
+            (work / "logs" / "pretrain_wwm_phase1.log").read_text(encoding="utf-8"),
+            re.M,
+        )
+    ]
+    assert len(stamps) == 2
+    from_log = (stamps[1] - stamps[0]).total_seconds() / every
+    assert abs(speed["median_seconds_per_step"] - from_log) < 0.01
 
     # A NER test file placed later: the rerun reads every finished step back and only predicts
     # it with each trained tagger.
