@@ -15,7 +15,8 @@ Runs the real scripts as a user would (subprocesses) on ../shared/data/chinese:
    progress log and TensorBoard). The masked-LM and next-sentence accuracy curve is read back
    from those events; a checkpoint saved without a periodic eval (a run begun without it) is
    evaluated on its own (``run_pretraining.py --do_train=False --do_eval=True``). The median
-   step time of each phase comes from the training events' wall times.
+   step time of each phase comes from the training events' wall times. ``--pretraining_dropout``
+   sets the dropout of pretraining alone (bert_config_pretraining.json); fine-tuning keeps 0.1.
 5. ``run_classifier.py --task_name=chnsenticorp`` and ``run_ner.py --entity_types=PER,LOC,ORG``
    fine-tune from the pretrained checkpoint and from random initialisation (same config, recipe
    and seeds). Sentiment also predicts test.tsv (``test_results.tsv``); NER predicts a test file
@@ -74,6 +75,8 @@ FULL = {
     "phase2_warmup": 100,
     "phase2_lr": 3e-4,
     "phase2_dupe_factor": 1,
+    # Dropout while pretraining (hidden and attention); fine-tuning always uses BERT's 0.1.
+    "pretraining_dropout": 0.1,
     "save_checkpoints_steps": 1000,
     "max_eval_steps": 40,
     "eval_batch_size": 128,
@@ -290,7 +293,10 @@ def tfidf_baseline(sentiment_dir: Path, output_dir: Path):
     return {"eval_accuracy": accuracy}
 
 
-def bert_config(recipe, vocab_file: Path, path: Path):
+FINE_TUNING_DROPOUT = 0.1
+
+
+def bert_config(recipe, vocab_file: Path, path: Path, dropout: float = FINE_TUNING_DROPOUT):
     vocab_size = sum(1 for _ in vocab_file.open(encoding="utf-8"))
     config = {
         "vocab_size": vocab_size,
@@ -299,14 +305,29 @@ def bert_config(recipe, vocab_file: Path, path: Path):
         "num_attention_heads": recipe["num_attention_heads"],
         "intermediate_size": recipe["intermediate_size"],
         "hidden_act": "gelu",
-        "hidden_dropout_prob": 0.1,
-        "attention_probs_dropout_prob": 0.1,
+        "hidden_dropout_prob": dropout,
+        "attention_probs_dropout_prob": dropout,
         "max_position_embeddings": recipe["max_position_embeddings"],
         "type_vocab_size": 2,
         "initializer_range": 0.02,
     }
     write_text(path, json.dumps(config, indent=2) + "\n")
     return config
+
+
+def write_configs(recipe, vocab_file: Path, work: Path) -> tuple[Path, Path]:
+    """Writes the model's config; returns (fine-tuning config, pretraining config).
+
+    Both are bert_config.json unless the recipe pretrains with another dropout: then pretraining
+    reads bert_config_pretraining.json, the same model with that dropout.
+    """
+    config = work / "bert_config.json"
+    bert_config(recipe, vocab_file, config)
+    if recipe["pretraining_dropout"] == FINE_TUNING_DROPOUT:
+        return config, config
+    pretraining = work / "bert_config_pretraining.json"
+    bert_config(recipe, vocab_file, pretraining, recipe["pretraining_dropout"])
+    return config, pretraining
 
 
 def max_predictions(seq: int) -> int:
@@ -567,18 +588,18 @@ def main():
             "do_lower_case": True,
         },
     )
-    config_path = work / "bert_config.json"
-    config = bert_config(recipe, vocab, config_path)
+    config_path, pretraining_config_path = write_configs(recipe, vocab, work)
+    config = json.loads(config_path.read_text(encoding="utf-8"))
 
     inits = [("random", None)]
     curves, throughput = {}, {}
     pretrained, curves["wwm"], throughput["wwm"] = pretrain(
-        run, recipe, work, vocab, config_path, "jieba", "wwm"
+        run, recipe, work, vocab, pretraining_config_path, "jieba", "wwm"
     )
     inits.insert(0, ("pretrained", pretrained))
     if args.char_masking_ablation:
         char, curves["char"], throughput["char"] = pretrain(
-            run, recipe, work, vocab, config_path, "none", "char"
+            run, recipe, work, vocab, pretraining_config_path, "none", "char"
         )
         inits.insert(1, ("pretrained-charmask", char))
 

@@ -7,6 +7,7 @@ test file), and one with a changed recipe that must refuse.
 """
 
 import datetime
+import importlib.util
 import json
 import re
 import subprocess
@@ -18,7 +19,7 @@ from conftest import REPO, SHARED_DATA
 CHINESE = SHARED_DATA / "chinese"
 SCRIPT = REPO / "benchmarks" / "chinese_from_scratch.py"
 
-pytestmark = pytest.mark.skipif(
+needs_chinese_data = pytest.mark.skipif(
     not CHINESE.is_dir(), reason=f"the Chinese data ({CHINESE}) is absent"
 )
 
@@ -34,6 +35,7 @@ def _eval_results(path):
     return {key: float(value) for key, value in pairs}
 
 
+@needs_chinese_data
 def test_quick_chain_runs_end_to_end_then_resumes(tmp_path):
     work, output = tmp_path / "work", tmp_path / "result.json"
     done = _run(work, output)
@@ -110,3 +112,36 @@ def test_quick_chain_runs_end_to_end_then_resumes(tmp_path):
     assert changed.returncode != 0
     assert "sentiment_pretrained_seed1" in changed.stderr
     assert "another command" in changed.stderr
+
+
+def _benchmark_module():
+    spec = importlib.util.spec_from_file_location("chinese_from_scratch", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pretraining_config_differs_from_fine_tuning_only_in_dropout(tmp_path):
+    bench = _benchmark_module()
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("".join(f"{t}\n" for t in ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "中"]))
+    read = lambda path: json.loads(path.read_text(encoding="utf-8"))  # noqa: E731
+
+    # BERT's dropout for both: one config, read by pretraining and fine-tuning alike.
+    fine_tuning, pretraining = bench.write_configs(bench.FULL, vocab, tmp_path)
+    assert fine_tuning == pretraining == tmp_path / "bert_config.json"
+    config = read(fine_tuning)
+    assert config["vocab_size"] == 6 and config["num_hidden_layers"] == 4
+    assert config["hidden_dropout_prob"] == config["attention_probs_dropout_prob"] == 0.1
+
+    # Pretraining without dropout: its own config, the same model otherwise; fine-tuning keeps 0.1.
+    recipe = dict(bench.FULL, pretraining_dropout=0.0)
+    (tmp_path / "no_dropout").mkdir()
+    fine_tuning, pretraining = bench.write_configs(recipe, vocab, tmp_path / "no_dropout")
+    assert pretraining.name == "bert_config_pretraining.json" and fine_tuning != pretraining
+    assert read(fine_tuning) == config
+    dropouts = ("hidden_dropout_prob", "attention_probs_dropout_prob")
+    assert all(read(pretraining)[key] == 0.0 for key in dropouts)
+    assert {k: v for k, v in read(pretraining).items() if k not in dropouts} == {
+        k: v for k, v in config.items() if k not in dropouts
+    }
