@@ -33,6 +33,8 @@ _absl_flags.FlagValues.__setitem__ = _last_definition_wins
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+# The first five entries of every small vocabulary the tests write, in Google's vocab.txt order.
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 TINY_CONFIG = {
     "vocab_size": 99,

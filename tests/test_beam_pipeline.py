@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import tensorflow as tf
-from conftest import REPO
+from conftest import REPO, SPECIAL_TOKENS
 
 import create_pretraining_data_beam
 from bert_tf import pretraining_data
@@ -27,7 +27,7 @@ SETTINGS = dict(max_seq_length=32, max_predictions_per_seq=5, dupe_factor=2, ran
 def corpus(tmp_path):
     """Three text files of equal size (so that --num_workers=3 cuts exactly at the files)."""
     vocab = tmp_path / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "."] + WORDS + ["##s"]))
+    vocab.write_text("\n".join([*SPECIAL_TOKENS, "."] + WORDS + ["##s"]))
     rng = random.Random(0)
     texts = []
     for _ in range(3):
@@ -134,7 +134,7 @@ def test_chinese_word_segmenter_reaches_the_workers(tmp_path):
 
     characters = list("我们喜欢中文很好天气今日人民银行")
     vocab = tmp_path / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "，", "。"] + characters))
+    vocab.write_text("\n".join([*SPECIAL_TOKENS, "，", "。"] + characters))
     words = ["我们", "喜欢", "中文", "很", "好", "天气", "今日", "人民银行"]
     rng = random.Random(1)
     documents = [

@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, SHARED_DATA
+from conftest import REPO, SHARED_DATA, SPECIAL_TOKENS
 
 CHINESE = SHARED_DATA / "chinese"
 SCRIPT = REPO / "benchmarks" / "chinese_from_scratch.py"
@@ -124,7 +124,7 @@ def _benchmark_module():
 def test_pretraining_config_differs_from_fine_tuning_only_in_dropout(tmp_path):
     bench = _benchmark_module()
     vocab = tmp_path / "vocab.txt"
-    vocab.write_text("".join(f"{t}\n" for t in ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "中"]))
+    vocab.write_text("".join(f"{t}\n" for t in [*SPECIAL_TOKENS, "中"]))
     read = lambda path: json.loads(path.read_text(encoding="utf-8"))  # noqa: E731
 
     # BERT's dropout for both: one config, read by pretraining and fine-tuning alike.

@@ -16,7 +16,7 @@ from absl.testing import flagsaver
 
 import run_classifier
 import run_ner
-from conftest import TINY_CONFIG, fine_tuning_flags, write_google_folder
+from conftest import SPECIAL_TOKENS, TINY_CONFIG, fine_tuning_flags, write_google_folder
 
 FLAGS = flags.FLAGS
 SEQ = 24
@@ -33,7 +33,7 @@ def _vocab():
         set("".join(POSITIVE + NEGATIVE + FILLER + PEOPLE + PLACES + ORGS) + "了在会见号")
     )
     punctuation = list("，。！？（）……；：")
-    return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *characters, *dict.fromkeys(punctuation)]
+    return [*SPECIAL_TOKENS, *characters, *dict.fromkeys(punctuation)]
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,14 @@
 
 import numpy as np
 import pytest
-from conftest import shared_data
+from conftest import SPECIAL_TOKENS, shared_data
 
 from bert_tf import metrics
 from bert_tf.tasks import conll
 from bert_tf.tokenization import FullTokenizer
 
 LABELS = conll.get_labels()
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "john", "lives", "in", "paris", "."]
+VOCAB = [*SPECIAL_TOKENS, "john", "lives", "in", "paris", "."]
 VOCAB += ["new", "york", "##er", "un", "##ited", "says", "x"]
 
 

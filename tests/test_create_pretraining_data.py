@@ -13,7 +13,7 @@ from absl.testing import flagsaver
 
 import create_pretraining_data
 from bert_tf import pretraining_data, records
-from conftest import REPO, shared_data
+from conftest import REPO, SPECIAL_TOKENS, shared_data
 from test_pretraining_data import squad_documents, write_corpus
 
 FLAGS = flags.FLAGS
@@ -29,7 +29,7 @@ def tiny_vocab(tmp_path):
     """A small vocabulary: the special tokens and a few words (others become [UNK])."""
     words = "a the and one first second document sentence here more end normal clean broken"
     path = tmp_path / "vocab.txt"
-    path.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "."] + words.split()))
+    path.write_text("\n".join([*SPECIAL_TOKENS, "."] + words.split()))
     return str(path)
 
 
@@ -241,7 +241,7 @@ def test_chinese_whole_word_masking_from_the_command_line(tmp_path, caplog):
     pytest.importorskip("jieba")
     vocab = tmp_path / "zh_vocab.txt"
     characters = sorted(set("我们今天去北京大学看中国人民银行的朋友手机非常好用"))
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "。", *characters]))
+    vocab.write_text("\n".join([*SPECIAL_TOKENS, "。", *characters]))
     text = tmp_path / "zh.txt"
     text.write_text(
         "我们今天去北京大学。\n看中国人民银行的朋友。\n\n手机非常好用。\n我们的朋友。\n",

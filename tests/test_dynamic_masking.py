@@ -8,12 +8,12 @@ import tensorflow as tf
 
 from bert_tf import dynamic_masking, pretraining_data, records
 from bert_tf.dynamic_masking import DynamicMasker, MaskingVocab
+from conftest import SPECIAL_TOKENS
 
 # A vocabulary of 200 tokens: the specials, 100 word starts and 95 "##" pieces.
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 WORDS = [f"w{i}" for i in range(100)]
 PIECES = [f"##p{i}" for i in range(95)]
-TOKENS = SPECIALS + WORDS + PIECES
+TOKENS = SPECIAL_TOKENS + WORDS + PIECES
 PAD, CLS, SEP, MASK = 0, 2, 3, 4
 SEQ, PREDS = 64, 12
 

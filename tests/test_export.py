@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 from absl import flags
 from absl.testing import flagsaver
-from conftest import TINY_CONFIG, write_google_folder
+from conftest import SPECIAL_TOKENS, TINY_CONFIG, write_google_folder
 
 import run_classifier
 import run_squad
@@ -28,11 +28,7 @@ from bert_tf.tokenization import FullTokenizer
 FLAGS = flags.FLAGS
 SEQ = 16
 VOCAB = [
-    "[PAD]",
-    "[UNK]",
-    "[CLS]",
-    "[SEP]",
-    "[MASK]",
+    *SPECIAL_TOKENS,
     "the",
     "a",
     "cat",

@@ -11,12 +11,12 @@ from absl.testing import flagsaver
 
 import extract_features
 import numpy_bert
-from conftest import REPO, write_tf1_checkpoint
+from conftest import REPO, SPECIAL_TOKENS, write_tf1_checkpoint
 from bert_tf.extract import parse_layers, read_examples
 
 FLAGS = flags.FLAGS
 
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", "a",
+VOCAB = [*SPECIAL_TOKENS, "the", "cat", "sat", "on", "mat", "a",
          "dog", "ran", "##s", ".", ",", "!", "run", "##ning", "hello", "world"]
 
 

@@ -4,18 +4,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import shared_data
+from conftest import SPECIAL_TOKENS, shared_data
 from bert_tf import metrics, records
 from bert_tf.tasks import glue
 from bert_tf.tasks.common import InputExample
 from bert_tf.tokenization import FullTokenizer
 
 VOCAB = [
-    "[PAD]",
-    "[UNK]",
-    "[CLS]",
-    "[SEP]",
-    "[MASK]",
+    *SPECIAL_TOKENS,
     "a",
     "b",
     "c",

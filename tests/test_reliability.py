@@ -23,7 +23,7 @@ import pytest
 import tensorflow as tf
 from absl import flags
 from absl.testing import flagsaver
-from conftest import REPO, TINY_CONFIG, write_google_folder
+from conftest import REPO, SPECIAL_TOKENS, TINY_CONFIG, write_google_folder
 from test_run_classifier import VOCAB, _flags, _mnli_files
 from test_run_pretraining import PREDS, SEQ
 from test_run_pretraining import _examples as pretraining_examples
@@ -177,7 +177,7 @@ def pretraining_setup(tmp_path_factory):
     )
     (folder / "bert_config.json").write_text(json.dumps(TINY_CONFIG))
     # 99 tokens, the tiny config's vocab_size; the records' ids 2 and 3 are [CLS] and [SEP].
-    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(94)]
+    tokens = SPECIAL_TOKENS + [f"w{i}" for i in range(94)]
     (folder / "vocab.txt").write_text("\n".join(tokens) + "\n")
     return folder
 

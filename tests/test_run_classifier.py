@@ -16,7 +16,7 @@ from absl import flags
 from absl.testing import flagsaver
 
 import run_classifier
-from conftest import REPO, fine_tuning_flags, write_google_folder
+from conftest import REPO, SPECIAL_TOKENS, fine_tuning_flags, write_google_folder
 from bert_tf import checkpoints, metrics, records
 from bert_tf.heads import BertClassifier
 from bert_tf.modeling import BertConfig
@@ -26,11 +26,7 @@ from bert_tf.tokenization import FullTokenizer
 FLAGS = flags.FLAGS
 SEQ = 16
 VOCAB = [
-    "[PAD]",
-    "[UNK]",
-    "[CLS]",
-    "[SEP]",
-    "[MASK]",
+    *SPECIAL_TOKENS,
     "the",
     "a",
     "cat",

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 from absl import flags
 from absl.testing import flagsaver
-from conftest import REPO, TINY_CONFIG, fine_tuning_flags, write_google_folder
+from conftest import REPO, SPECIAL_TOKENS, TINY_CONFIG, fine_tuning_flags, write_google_folder
 
 import run_ner
 from bert_tf import checkpoints, metrics
@@ -27,7 +27,7 @@ FLAGS = flags.FLAGS
 SEQ = 16
 LABELS = conll.get_labels()
 PEOPLE, PLACES, ORGS = ["john", "mary", "peter"], ["paris", "london", "rome"], ["un", "fifa"]
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "lives", "in", "met", "at", "the", "."]
+VOCAB = [*SPECIAL_TOKENS, "lives", "in", "met", "at", "the", "."]
 VOCAB += PEOPLE + PLACES + ORGS + ["##s", "and", "talks"]
 
 

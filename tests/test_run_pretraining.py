@@ -12,7 +12,7 @@ from absl.testing import flagsaver
 
 import numpy_bert
 import run_pretraining
-from conftest import REPO, write_tf1_checkpoint
+from conftest import REPO, SPECIAL_TOKENS, write_tf1_checkpoint
 from bert_tf import records
 from bert_tf.heads import BertPretrainer
 from bert_tf.metrics import finish_pretraining_metrics, pretraining_metric_sums
@@ -201,7 +201,7 @@ def test_killed_process_resumes_to_the_same_end(setup):
 
 def test_dynamic_masking_trains_and_evaluates(setup):
     # The records' ids: 2 is [CLS], 3 is [SEP]; 99 tokens as the tiny config's vocab_size.
-    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(94)]
+    tokens = SPECIAL_TOKENS + [f"w{i}" for i in range(94)]
     (setup / "vocab.txt").write_text("\n".join(tokens) + "\n")
     out = setup / "dynamic"
     _main(
@@ -213,7 +213,7 @@ def test_dynamic_masking_trains_and_evaluates(setup):
     results = _eval_results(out / "eval_results.txt")
     assert results["global_step"] == 2 and results["masked_lm_loss"] > 0
 
-    too_big = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(200)]
+    too_big = SPECIAL_TOKENS + [f"w{i}" for i in range(200)]
     (setup / "big_vocab.txt").write_text("\n".join(too_big) + "\n")
     with pytest.raises(ValueError, match="vocab_size=99"):
         _main(setup, do_eval=True, output_dir=str(setup / "bad"), dynamic_masking=True,

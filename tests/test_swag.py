@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from absl import flags
 from absl.testing import flagsaver
-from conftest import TINY_CONFIG, fine_tuning_flags, write_google_folder
+from conftest import SPECIAL_TOKENS, TINY_CONFIG, fine_tuning_flags, write_google_folder
 
 import run_swag
 from bert_tf import checkpoints, records
@@ -18,7 +18,7 @@ from bert_tf.tokenization import FullTokenizer
 
 FLAGS = flags.FLAGS
 SEQ = 16
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "someone", "opens", "the", "door", "."]
+VOCAB = [*SPECIAL_TOKENS, "someone", "opens", "the", "door", "."]
 VOCAB += ["she", "walks", "in", "out", "he", "sits", "down", "flies", "away", "eats", "a", "cake"]
 VOCAB += ["sky", "sings", ",", "then", "good", "bad"]
 HEADER = ["", "video-id", "fold-ind", "startphrase", "sent1", "sent2", "gold-source"]

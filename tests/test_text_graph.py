@@ -14,6 +14,7 @@ import pytest
 import tensorflow as tf
 
 from bert_tf import text_graph, tokenization
+from conftest import SPECIAL_TOKENS
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 REAL_VOCAB = DATA_DIR / "vocab" / "bert-base-uncased-vocab.txt"
@@ -61,7 +62,7 @@ def _stand_in_vocab() -> List[str]:
     punctuation = [chr(cp) for cp in range(33, 127) if not chr(cp).isalnum()] + ["\u2026"]
     words = ["un", "##want", "##ed", "runn", "##ing", "hello", "world", "the", "##s"]
     return (
-        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        SPECIAL_TOKENS
         + letters
         + punctuation
         + words
@@ -431,7 +432,7 @@ def _chinese_vocab() -> List[str]:
     left_out = {"䶵", "𪛖", "賈", "㊣"}  # Become [UNK].
     kept = [c for c in characters if c not in left_out]
     return (
-        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "iphone", "##one", "wechat"]
+        [*SPECIAL_TOKENS, "iphone", "##one", "wechat"]
         + kept
         + ["##" + c for c in kept if not tokenization._is_cjk_code_point(ord(c))]
     )

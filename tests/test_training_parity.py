@@ -23,7 +23,7 @@ import pytest
 import tensorflow as tf
 from absl import flags
 from absl.testing import flagsaver
-from conftest import fine_tuning_flags, write_tf1_checkpoint
+from conftest import SPECIAL_TOKENS, fine_tuning_flags, write_tf1_checkpoint
 
 import run_classifier
 import run_pretraining
@@ -32,11 +32,7 @@ from bert_tf import cli, records
 
 FLAGS = flags.FLAGS
 VOCAB = [
-    "[PAD]",
-    "[UNK]",
-    "[CLS]",
-    "[SEP]",
-    "[MASK]",
+    *SPECIAL_TOKENS,
     "the",
     "cat",
     "dog",

@@ -16,6 +16,7 @@ import pytest
 
 from bert_tf import pretraining_data as pd
 from bert_tf import tokenization, word_segmentation
+from conftest import SPECIAL_TOKENS
 
 jieba = pytest.importorskip("jieba")
 
@@ -46,7 +47,7 @@ def write_documents(path, documents) -> str:
 @pytest.fixture(scope="module")
 def vocab_file(tmp_path_factory):
     characters = sorted(set("".join(WORDS)))
-    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "。", "，", "hello", "##s"]
+    tokens = [*SPECIAL_TOKENS, "。", "，", "hello", "##s"]
     path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
     path.write_text("\n".join(tokens + characters) + "\n", encoding="utf-8")
     return str(path)
