@@ -127,6 +127,26 @@ def fine_tuning_flags(model_folder: Path, output_dir: Path, **values) -> dict:
     return flags
 
 
+def pretraining_flags(folder: Path, output_dir: Path, seq: int, predictions: int, **values):
+    """`run_pretraining.py` flags for a tiny run on ``folder``'s bert_config.json and *.tfrecord.
+
+    Batches of 4, 6 steps with 2 of warmup at lr 1e-3; `values` (each test's choices) override.
+    """
+    flags = dict(
+        bert_config_file=str(folder / "bert_config.json"),
+        input_file=str(folder / "*.tfrecord"),
+        output_dir=str(output_dir),
+        max_seq_length=seq,
+        max_predictions_per_seq=predictions,
+        train_batch_size=4,
+        num_train_steps=6,
+        num_warmup_steps=2,
+        learning_rate=1e-3,
+    )
+    flags.update(values)
+    return flags
+
+
 def write_google_folder(
     folder: Path, vocab: list[str], config: dict | None = None, seed: int = 3
 ) -> Path:

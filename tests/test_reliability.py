@@ -23,7 +23,7 @@ import pytest
 import tensorflow as tf
 from absl import flags
 from absl.testing import flagsaver
-from conftest import REPO, SPECIAL_TOKENS, TINY_CONFIG, write_google_folder
+from conftest import REPO, SPECIAL_TOKENS, TINY_CONFIG, pretraining_flags, write_google_folder
 from test_run_classifier import VOCAB, _flags, _mnli_files
 from test_run_pretraining import PREDS, SEQ
 from test_run_pretraining import _examples as pretraining_examples
@@ -146,19 +146,14 @@ def _pretraining(setup, out, **overrides):
 
     if not FLAGS.is_parsed():
         FLAGS.mark_as_parsed()
-    values = dict(
-        bert_config_file=str(setup / "bert_config.json"),
-        input_file=str(setup / "*.tfrecord"),
-        output_dir=str(out),
+    values = pretraining_flags(
+        setup,
+        out,
+        SEQ,
+        PREDS,
         init_checkpoint=None,
-        max_seq_length=SEQ,
-        max_predictions_per_seq=PREDS,
         do_train=True,
         do_eval=False,
-        train_batch_size=4,
-        num_train_steps=6,
-        num_warmup_steps=2,
-        learning_rate=1e-3,
         save_checkpoints_steps=2,
         iterations_per_loop=1,
         log_every_steps=4,

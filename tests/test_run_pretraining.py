@@ -12,7 +12,7 @@ from absl.testing import flagsaver
 
 import numpy_bert
 import run_pretraining
-from conftest import REPO, SPECIAL_TOKENS, write_tf1_checkpoint
+from conftest import REPO, SPECIAL_TOKENS, pretraining_flags, write_tf1_checkpoint
 from bert_tf import records
 from bert_tf.heads import BertPretrainer
 from bert_tf.metrics import finish_pretraining_metrics, pretraining_metric_sums
@@ -53,18 +53,13 @@ def setup(tmp_path, tiny_config_dict):
 def _main(setup, **overrides):
     if not FLAGS.is_parsed():
         FLAGS.mark_as_parsed()
-    values = dict(
-        bert_config_file=str(setup / "bert_config.json"),
-        input_file=str(setup / "*.tfrecord"),
-        output_dir=str(setup / "out"),
+    values = pretraining_flags(
+        setup,
+        setup / "out",
+        SEQ,
+        PREDS,
         init_checkpoint=str(setup / "init" / "bert_model.ckpt"),
-        max_seq_length=SEQ,
-        max_predictions_per_seq=PREDS,
-        train_batch_size=4,
         eval_batch_size=4,
-        num_train_steps=6,
-        num_warmup_steps=2,
-        learning_rate=1e-3,
         save_checkpoints_steps=3,
         iterations_per_loop=2,
         max_eval_steps=5,
