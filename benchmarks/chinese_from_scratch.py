@@ -88,7 +88,7 @@ FULL = {
     "ner_seq": 64,
     "ner_batch": 32,
     "ner_lr": 3e-4,
-    "ner_epochs": 2.0,
+    "ner_epochs": 3.0,
     "seeds": "1,2,3",
 }
 # A few minutes end to end: the same chain on slices of the data with a tiny model.
