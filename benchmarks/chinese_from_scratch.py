@@ -315,19 +315,19 @@ def bert_config(recipe, vocab_file: Path, path: Path, dropout: float = FINE_TUNI
     return config
 
 
-def write_configs(recipe, vocab_file: Path, work: Path) -> tuple[Path, Path]:
-    """Writes the model's config; returns (fine-tuning config, pretraining config).
+def write_configs(recipe, vocab_file: Path, work: Path) -> tuple[dict, Path, Path]:
+    """Writes the model's config; returns (it, fine-tuning config file, pretraining config file).
 
-    Both are bert_config.json unless the recipe pretrains with another dropout: then pretraining
-    reads bert_config_pretraining.json, the same model with that dropout.
+    Both files are bert_config.json unless the recipe pretrains with another dropout: then
+    pretraining reads bert_config_pretraining.json, the same model with that dropout.
     """
-    config = work / "bert_config.json"
-    bert_config(recipe, vocab_file, config)
+    path = work / "bert_config.json"
+    config = bert_config(recipe, vocab_file, path)
     if recipe["pretraining_dropout"] == FINE_TUNING_DROPOUT:
-        return config, config
+        return config, path, path
     pretraining = work / "bert_config_pretraining.json"
     bert_config(recipe, vocab_file, pretraining, recipe["pretraining_dropout"])
-    return config, pretraining
+    return config, path, pretraining
 
 
 def max_predictions(seq: int) -> int:
@@ -588,8 +588,7 @@ def main():
             "do_lower_case": True,
         },
     )
-    config_path, pretraining_config_path = write_configs(recipe, vocab, work)
-    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config, config_path, pretraining_config_path = write_configs(recipe, vocab, work)
 
     inits = [("random", None)]
     curves, throughput = {}, {}

@@ -128,16 +128,16 @@ def test_pretraining_config_differs_from_fine_tuning_only_in_dropout(tmp_path):
     read = lambda path: json.loads(path.read_text(encoding="utf-8"))  # noqa: E731
 
     # BERT's dropout for both: one config, read by pretraining and fine-tuning alike.
-    fine_tuning, pretraining = bench.write_configs(bench.FULL, vocab, tmp_path)
+    config, fine_tuning, pretraining = bench.write_configs(bench.FULL, vocab, tmp_path)
     assert fine_tuning == pretraining == tmp_path / "bert_config.json"
-    config = read(fine_tuning)
+    assert read(fine_tuning) == config
     assert config["vocab_size"] == 6 and config["num_hidden_layers"] == 4
     assert config["hidden_dropout_prob"] == config["attention_probs_dropout_prob"] == 0.1
 
     # Pretraining without dropout: its own config, the same model otherwise; fine-tuning keeps 0.1.
     recipe = dict(bench.FULL, pretraining_dropout=0.0)
     (tmp_path / "no_dropout").mkdir()
-    fine_tuning, pretraining = bench.write_configs(recipe, vocab, tmp_path / "no_dropout")
+    _, fine_tuning, pretraining = bench.write_configs(recipe, vocab, tmp_path / "no_dropout")
     assert pretraining.name == "bert_config_pretraining.json" and fine_tuning != pretraining
     assert read(fine_tuning) == config
     dropouts = ("hidden_dropout_prob", "attention_probs_dropout_prob")
