@@ -64,6 +64,8 @@ FULL = {
     "intermediate_size": 1024,
     "max_position_embeddings": 128,
     "dupe_factor": 5,
+    # Share of each training record's tokens masked (held-out records always use BERT's 0.15).
+    "masked_lm_prob": 0.15,
     "phase1_seq": 64,
     "phase1_batch": 128,
     "phase1_steps": 7000,
@@ -330,9 +332,14 @@ def write_configs(recipe, vocab_file: Path, work: Path) -> tuple[dict, Path, Pat
     return config, path, pretraining
 
 
-def max_predictions(seq: int) -> int:
+# Held-out records keep BERT's masking rate whatever the training records use, so masked-LM
+# curves of recipes that differ in masked_lm_prob are measured on the same masked positions.
+HELDOUT_MASKED_LM_PROB = 0.15
+
+
+def max_predictions(seq: int, masked_lm_prob: float) -> int:
     # The original's rule of thumb: max_predictions_per_seq ~ max_seq_length * masked_lm_prob.
-    return math.ceil(seq * 0.15)
+    return math.ceil(seq * masked_lm_prob)
 
 
 def pretrain(run: Runner, recipe, work: Path, vocab: Path, config: Path, segmenter: str, tag: str):
@@ -347,8 +354,12 @@ def pretrain(run: Runner, recipe, work: Path, vocab: Path, config: Path, segment
         "do_lower_case": True,
         "do_whole_word_mask": segmenter != "none",
         "chinese_word_segmenter": segmenter,
-        "masked_lm_prob": 0.15,
+        "masked_lm_prob": recipe["masked_lm_prob"],
     }
+    # One max_predictions_per_seq a length: the records of both parts and the runs reading them.
+    most_masked = max(recipe["masked_lm_prob"], HELDOUT_MASKED_LM_PROB)
+    lengths = (recipe["phase1_seq"], recipe["phase2_seq"])
+    predictions = {seq: max_predictions(seq, most_masked) for seq in lengths}
     phases = [("phase1", recipe["phase1_seq"], recipe["dupe_factor"])]
     if recipe["phase2_steps"]:
         phases.append(("phase2", recipe["phase2_seq"], recipe["phase2_dupe_factor"]))
@@ -365,7 +376,10 @@ def pretrain(run: Runner, recipe, work: Path, vocab: Path, config: Path, segment
                     input_file=work / f"{part}_corpus.txt",
                     output_file=files[part],
                     max_seq_length=seq,
-                    max_predictions_per_seq=max_predictions(seq),
+                    masked_lm_prob=(
+                        recipe["masked_lm_prob"] if part == "train" else HELDOUT_MASKED_LM_PROB
+                    ),
+                    max_predictions_per_seq=predictions[seq],
                     dupe_factor=dupe if part == "train" else 1,
                 ),
             )
@@ -379,7 +393,7 @@ def pretrain(run: Runner, recipe, work: Path, vocab: Path, config: Path, segment
             "do_eval": False,
             "train_batch_size": recipe[f"{phase}_batch"],
             "max_seq_length": seq,
-            "max_predictions_per_seq": max_predictions(seq),
+            "max_predictions_per_seq": predictions[seq],
             "num_train_steps": steps,
             "num_warmup_steps": recipe[f"{phase}_warmup"],
             "learning_rate": recipe[f"{phase}_lr"],
@@ -419,7 +433,7 @@ def pretrain(run: Runner, recipe, work: Path, vocab: Path, config: Path, segment
                     "eval_batch_size": recipe["eval_batch_size"],
                     "max_eval_steps": recipe["max_eval_steps"],
                     "max_seq_length": seq,
-                    "max_predictions_per_seq": max_predictions(seq),
+                    "max_predictions_per_seq": predictions[seq],
                     "use_mixed_precision": recipe["use_mixed_precision"],
                 },
                 outputs=[eval_dir],

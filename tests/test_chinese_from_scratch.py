@@ -145,3 +145,34 @@ def test_pretraining_config_differs_from_fine_tuning_only_in_dropout(tmp_path):
     assert {k: v for k, v in read(pretraining).items() if k not in dropouts} == {
         k: v for k, v in config.items() if k not in dropouts
     }
+
+
+class _CommandsOnly:
+    """A Runner stand-in that keeps each script's arguments and runs nothing."""
+
+    def __init__(self):
+        self.args = {}
+
+    def script(self, name, script, args, outputs=(), results_fn=dict):
+        self.args[name] = args
+        return {}
+
+
+@pytest.mark.parametrize("masked_lm_prob, predictions", [(0.15, (10, 20)), (0.25, (16, 32))])
+def test_masked_lm_prob_masks_training_records_only(tmp_path, masked_lm_prob, predictions):
+    bench = _benchmark_module()
+    run = _CommandsOnly()
+    recipe = dict(bench.FULL, masked_lm_prob=masked_lm_prob)
+    vocab, config = tmp_path / "vocab.txt", tmp_path / "bert_config.json"
+    bench.pretrain(run, recipe, tmp_path, vocab, config, "jieba", "wwm")
+
+    for seq, slots in zip((64, 128), predictions):  # the recipe's phase 1 and phase 2 lengths
+        train = run.args[f"records_wwm_train_{seq}"]
+        heldout = run.args[f"records_wwm_heldout_{seq}"]
+        assert train["masked_lm_prob"] == masked_lm_prob
+        # Held-out records keep BERT's rate, so every recipe's curve scores the same positions,
+        # padded to the slots the training records need: one max_predictions_per_seq a length.
+        assert heldout["masked_lm_prob"] == 0.15
+        assert train["max_predictions_per_seq"] == heldout["max_predictions_per_seq"] == slots
+    assert run.args["pretrain_wwm_phase1"]["max_predictions_per_seq"] == predictions[0]
+    assert run.args["pretrain_wwm_phase2"]["max_predictions_per_seq"] == predictions[1]
