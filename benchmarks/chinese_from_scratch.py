@@ -354,6 +354,8 @@ def pretrain(run: Runner, recipe, work: Path, vocab: Path, config: Path, segment
         "do_lower_case": True,
         "do_whole_word_mask": segmenter != "none",
         "chinese_word_segmenter": segmenter,
+        # Set again per part below; named here so the records' flags keep the order of the
+        # commands recorded by earlier runs, which step reuse compares.
         "masked_lm_prob": recipe["masked_lm_prob"],
     }
     # One max_predictions_per_seq a length: the records of both parts and the runs reading them.
