@@ -27,9 +27,9 @@ Runs the real scripts as a user would (subprocesses) on ../shared/data/chinese:
 ``--char_masking_ablation`` adds the same pretraining and fine-tuning with the original's
 character masking (``--chinese_word_segmenter=none``). Every step records its command, wall time
 and results in ``<work_dir>/steps/<step>.json``; rerunning the same command reuses finished steps
-(a killed pretraining resumes from its newest checkpoint), and a step whose command changed is an
-error (use another --work_dir, or --no-reuse to start over). Prints a table (task, init, seeds,
-mean, spread) and writes benchmarks/results/chinese_from_scratch[_quick].json.
+(a killed pretraining resumes from its newest checkpoint), and a step whose command or model
+config changed is an error (use another --work_dir, or --no-reuse to start over). Prints a table
+(task, init, seeds, mean, spread) and writes benchmarks/results/chinese_from_scratch[_quick].json.
 
     python benchmarks/chinese_from_scratch.py --work_dir=/tmp/zh_scratch   # the full recipe
     python benchmarks/chinese_from_scratch.py --quick                      # smoke run, minutes
@@ -140,7 +140,7 @@ class Runner:
         return self.work_dir / "steps" / f"{name}.json"
 
     def done(self, name, key):
-        """The step's record if it finished with the same `key` (its command), else None."""
+        """The step's record if it finished with the same `key` (see `step_key`), else None."""
         path = self._record(name)
         if not path.exists():
             return None
@@ -149,8 +149,8 @@ class Runner:
             return None
         if record["key"] != key:
             sys.exit(
-                f"error: step {name} in {self.work_dir} was run with another command; use "
-                "another --work_dir, or --no-reuse to run every step again"
+                f"error: step {name} in {self.work_dir} was run with another command or model "
+                "config; use another --work_dir, or --no-reuse to run every step again"
             )
         return record
 
@@ -188,8 +188,21 @@ class Runner:
                 sys.exit(f"error: step {name} failed ({log}):\n" + "\n".join(tail))
             return results_fn()
 
-        # The key names the script relative to the checkout, so a copy elsewhere reuses steps.
-        return self.step(name, [script] + command[2:], run, outputs)
+        return self.step(name, step_key(script, args), run, outputs)
+
+
+def step_key(script: str, args: dict) -> list[str]:
+    """What a step is: its script and flags, and the model config it reads, if any.
+
+    The script is named relative to the checkout, so a copy elsewhere reuses steps. The config's
+    contents are part of the key because the file keeps its name when the model changes: a rerun
+    with another --num_hidden_layers must not reuse the old shape's pretraining.
+    """
+    key = [script] + [f"--{k}={v}" for k, v in args.items()]
+    if "bert_config_file" in args:
+        config = json.loads(Path(args["bert_config_file"]).read_text(encoding="utf-8"))
+        key.append("bert_config=" + json.dumps(config, sort_keys=True))
+    return key
 
 
 def read_eval_results(path: Path) -> dict:

@@ -176,3 +176,29 @@ def test_masked_lm_prob_masks_training_records_only(tmp_path, masked_lm_prob, pr
         assert train["max_predictions_per_seq"] == heldout["max_predictions_per_seq"] == slots
     assert run.args["pretrain_wwm_phase1"]["max_predictions_per_seq"] == predictions[0]
     assert run.args["pretrain_wwm_phase2"]["max_predictions_per_seq"] == predictions[1]
+
+
+def test_a_changed_model_config_is_another_step(tmp_path):
+    # The config file keeps its name when the model changes shape, so its contents are part of
+    # what a step is: a rerun with more layers must not reuse the smaller model's pretraining.
+    bench = _benchmark_module()
+    config = tmp_path / "bert_config.json"
+    args = {"bert_config_file": config, "num_train_steps": 10}
+    run = bench.Runner(tmp_path, reuse=True)
+    calls = []
+
+    def pretrain():
+        calls.append(1)
+        return {"loss": 1.0}
+
+    config.write_text(json.dumps({"num_hidden_layers": 4, "hidden_size": 256}))
+    run.step("pretrain", bench.step_key("run_pretraining.py", args), pretrain)
+    # Same flags and the same config, written out in another order: reused.
+    config.write_text(json.dumps({"hidden_size": 256, "num_hidden_layers": 4}, indent=2))
+    again = bench.step_key("run_pretraining.py", args)
+    assert run.step("pretrain", again, pretrain) == {"loss": 1.0} and len(calls) == 1
+
+    config.write_text(json.dumps({"num_hidden_layers": 6, "hidden_size": 256}))
+    with pytest.raises(SystemExit, match="another command or model config"):
+        run.step("pretrain", bench.step_key("run_pretraining.py", args), pretrain)
+    assert len(calls) == 1
