@@ -175,7 +175,7 @@ class Runner:
 
     def script(self, name, script, args, outputs=(), results_fn=dict):
         """A step that runs one of the repository's scripts, its log in logs/<name>.log."""
-        command = [sys.executable, str(REPO / script)] + [f"--{k}={v}" for k, v in args.items()]
+        command = [sys.executable, str(REPO / script)] + flags(args)
 
         def run():
             log = self.work_dir / "logs" / f"{name}.log"
@@ -191,6 +191,10 @@ class Runner:
         return self.step(name, step_key(script, args), run, outputs)
 
 
+def flags(args: dict) -> list[str]:
+    return [f"--{k}={v}" for k, v in args.items()]
+
+
 def step_key(script: str, args: dict) -> list[str]:
     """What a step is: its script and flags, and the model config it reads, if any.
 
@@ -198,7 +202,7 @@ def step_key(script: str, args: dict) -> list[str]:
     contents are part of the key because the file keeps its name when the model changes: a rerun
     with another --num_hidden_layers must not reuse the old shape's pretraining.
     """
-    key = [script] + [f"--{k}={v}" for k, v in args.items()]
+    key = [script] + flags(args)
     if "bert_config_file" in args:
         config = json.loads(Path(args["bert_config_file"]).read_text(encoding="utf-8"))
         key.append("bert_config=" + json.dumps(config, sort_keys=True))

@@ -178,27 +178,32 @@ def test_masked_lm_prob_masks_training_records_only(tmp_path, masked_lm_prob, pr
     assert run.args["pretrain_wwm_phase2"]["max_predictions_per_seq"] == predictions[1]
 
 
-def test_a_changed_model_config_is_another_step(tmp_path):
+def test_a_changed_model_config_is_another_step(tmp_path, monkeypatch):
     # The config file keeps its name when the model changes shape, so its contents are part of
     # what a step is: a rerun with more layers must not reuse the smaller model's pretraining.
     bench = _benchmark_module()
+    launched = []
+
+    def fake_run(command, **kwargs):  # records the script's command instead of running it
+        launched.append(command)
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
     config = tmp_path / "bert_config.json"
     args = {"bert_config_file": config, "num_train_steps": 10}
     run = bench.Runner(tmp_path, reuse=True)
-    calls = []
 
     def pretrain():
-        calls.append(1)
-        return {"loss": 1.0}
+        return run.script("pretrain", "run_pretraining.py", args, results_fn=lambda: {"loss": 1.0})
 
     config.write_text(json.dumps({"num_hidden_layers": 4, "hidden_size": 256}))
-    run.step("pretrain", bench.step_key("run_pretraining.py", args), pretrain)
-    # Same flags and the same config, written out in another order: reused.
+    assert pretrain() == {"loss": 1.0} and len(launched) == 1
+    assert launched[0][2:] == [f"--bert_config_file={config}", "--num_train_steps=10"]
+    # Same flags and the same config, written out in another order: reused, nothing launched.
     config.write_text(json.dumps({"hidden_size": 256, "num_hidden_layers": 4}, indent=2))
-    again = bench.step_key("run_pretraining.py", args)
-    assert run.step("pretrain", again, pretrain) == {"loss": 1.0} and len(calls) == 1
+    assert pretrain() == {"loss": 1.0} and len(launched) == 1
 
     config.write_text(json.dumps({"num_hidden_layers": 6, "hidden_size": 256}))
     with pytest.raises(SystemExit, match="another command or model config"):
-        run.step("pretrain", bench.step_key("run_pretraining.py", args), pretrain)
-    assert len(calls) == 1
+        pretrain()
+    assert len(launched) == 1
